@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what brindle's commands and tests need on a fresh Debian 12 machine, idempotently:
+# Debian packages (etcd for the distributed datastore) and the npm packages of this checkout.
+# Sourced by scripts/test.sh and scripts/demo.sh; safe to run again and again.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need_apt=()
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "brindle: missing Debian packages ${need_apt[*]} and not root; install them with apt-get" >&2
+  else
+    echo "brindle: installing Debian packages: ${need_apt[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  fi
+fi
+
+# Reinstall npm packages when package-lock.json is newer than the last install.
+stamp=node_modules/.brindle-install-stamp
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "brindle: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  touch "$stamp"
+fi
