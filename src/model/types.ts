@@ -197,6 +197,7 @@ export interface NodeSpec {
     asNumber?: number;
     ipv4Address?: string;
     ipv6Address?: string;
+    ipv4IPIPTunnelAddr?: string;
     routeReflectorClusterID?: string;
   };
   ipv4VXLANTunnelAddr?: string;
@@ -292,20 +293,37 @@ export interface K8sLabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
-export type Namespace = Resource<'Namespace', Record<string, never>>;
+export interface NamespaceSpec {
+  finalizers?: string[];
+}
+export type Namespace = Resource<'Namespace', NamespaceSpec, { phase?: string }>;
 export type ServiceAccount = Resource<'ServiceAccount', Record<string, never>>;
 
 export interface ContainerPort {
   name?: string;
   containerPort: number;
   protocol?: 'TCP' | 'UDP' | 'SCTP';
+  hostPort?: number;
+  hostIP?: string;
+}
+export interface Container {
+  name: string;
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  command?: string[];
+  args?: string[];
+  ports?: ContainerPort[];
 }
 export interface PodSpec {
   serviceAccountName?: string;
   nodeName?: string;
-  containers?: Array<{ name: string; image?: string; ports?: ContainerPort[] }>;
+  /** Host-network pods share the node's addresses and get no workload endpoint. */
+  hostNetwork?: boolean;
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  containers?: Container[];
 }
 export interface PodStatus {
+  hostIP?: string;
   podIP?: string;
   podIPs?: Array<{ ip: string }>;
   phase?: string;
