@@ -199,8 +199,8 @@ function obj<T = Obj>(fields: Record<string, Check<unknown>>, opts: ObjOptions =
   return (v, path) => {
     if (!isMapping(v)) return fail(path, `expected a mapping, got ${describe(v)}`);
     for (const key of Object.keys(v)) {
+      if (opts.forbidden && Object.hasOwn(opts.forbidden, key) && v[key] !== null && v[key] !== undefined) fail(at(path, key), opts.forbidden[key]);
       if (key in fields) continue;
-      if (opts.forbidden && key in opts.forbidden) fail(at(path, key), opts.forbidden[key]);
       const near = closeMatches(key, Object.keys(fields));
       fail(at(path, key), `unknown field "${key}"${near.length ? ` (did you mean "${near[0]}"?)` : ''}`);
     }
@@ -1075,14 +1075,14 @@ interface KindRules {
 
 const subdomainName = dnsSubdomain('name');
 
-const singletonOrNode = (kind: string): ((v: unknown, path: string) => string) => (v, path) => {
+const singletonOrNode: (v: unknown, path: string) => string = (v, path) => {
   const s = nonEmptyStr(v, path);
   if (s === 'default') return s;
   if (s.startsWith('node.')) {
     checkDnsSubdomain(s.slice(5), path, 'node name');
     return s;
   }
-  return fail(path, `a ${kind} must be named "default" or "node.<node name>", got "${s}"`);
+  return fail(path, `name must be "default" or "node.<node name>", got "${s}"`);
 };
 
 const opaqueStatus = 'opaque' as const;
@@ -1101,15 +1101,15 @@ const RULES: Record<KindName, KindRules> = {
   Profile: { spec: profileSpec, specOptional: true, name: subdomainName },
   NetworkSet: { spec: networkSetSpec, specOptional: true, name: subdomainName },
   GlobalNetworkSet: { spec: networkSetSpec, specOptional: true, name: subdomainName },
-  BGPConfiguration: { spec: bgpConfigurationSpec, specOptional: true, name: singletonOrNode('BGPConfiguration') },
+  BGPConfiguration: { spec: bgpConfigurationSpec, specOptional: true, name: singletonOrNode },
   BGPPeer: { spec: bgpPeerSpec, specOptional: false, name: subdomainName },
-  AgentConfiguration: { spec: agentConfigurationSpec, specOptional: true, name: singletonOrNode('AgentConfiguration') },
+  AgentConfiguration: { spec: agentConfigurationSpec, specOptional: true, name: singletonOrNode },
   ClusterInformation: {
     spec: clusterInformationSpec,
     specOptional: true,
     name: (v, path) => {
       const s = nonEmptyStr(v, path);
-      return s === 'default' ? s : fail(path, `the ClusterInformation must be named "default", got "${s}"`);
+      return s === 'default' ? s : fail(path, `name must be "default" (there is one ClusterInformation), got "${s}"`);
     },
   },
   Namespace: { spec: namespaceSpec, specOptional: true, status: (v, p) => obj({ phase: oneOf('phase', ['Active', 'Terminating'] as const) })(v, p), name: dnsLabel('namespace name') },
@@ -1171,7 +1171,8 @@ export function validateResource(raw: unknown, where: ManifestLocation): AnyReso
   try {
     if (!isMapping(raw)) fail('', `expected a mapping (an object with apiVersion, kind, metadata and spec), got ${describe(raw)}`);
     const doc = raw as Obj;
-    if (typeof doc.kind === 'string') kindWritten = doc.kind;
+    // Name the kind in the message only when brindle knows it; an unknown kind is itself the error.
+    if (typeof doc.kind === 'string' && ALL_MANIFEST_KINDS.includes(doc.kind)) kindWritten = doc.kind;
     if (isMapping(doc.metadata) && typeof doc.metadata.name === 'string') name = doc.metadata.name;
     const info = resolveKind(doc);
     const rules = RULES[info.kind];
