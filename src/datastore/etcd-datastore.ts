@@ -299,6 +299,8 @@ export class EtcdDatastore implements Datastore {
       } catch (err) {
         const { reason, notSent } = describeConnectionError(err, this.#timeoutMs);
         if (write && !notSent) {
+          // Not re-sent, but the next call starts at the next URL instead of this silent one.
+          this.#active = (index + 1) % this.urls.length;
           throw new DatastoreError(
             `etcd at "${base}" did not answer to ${what}: ${reason}; the write may or may not have been applied`,
             { cause: err },

@@ -39,18 +39,20 @@ export function etcdAvailable(binary = ETCD_BINARY): boolean {
   return existsSync(binary);
 }
 
-// Children still running when this process exits (also on a failing test) are killed here.
-const live = new Set<ChildProcess>();
+// Cleanups of every etcd not yet stopped; run synchronously if this process exits first (a
+// failing test, an uncaught error, SIGINT/SIGTERM/SIGHUP), so no etcd or data dir outlives it.
+const unstopped = new Set<() => void>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
+  const cleanAll = (): void => {
+    for (const clean of [...unstopped]) clean();
+  };
+  process.on('exit', cleanAll);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
-      for (const child of live) child.kill('SIGKILL');
+      cleanAll();
       process.removeListener(signal, onSignal);
       // Keep the default behaviour (die by the signal) unless someone else handles it.
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
@@ -70,6 +72,12 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
   let peerPort = 0;
   let child: ChildProcess | undefined;
   let stopped = false;
+  const cleanSync = (): void => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    unstopped.delete(cleanSync);
+  };
+  unstopped.add(cleanSync);
 
   const launch = async (): Promise<void> => {
     const url = `http://127.0.0.1:${clientPort}`;
@@ -97,12 +105,10 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
     let exited: string | undefined;
     proc.on('exit', (code, signal) => {
       exited = signal ? `signal ${signal}` : `code ${code}`;
-      live.delete(proc);
     });
     proc.on('error', (err) => {
       exited = err.message;
     });
-    live.add(proc);
     child = proc;
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
@@ -127,7 +133,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
     } catch (err) {
       const portClash = err instanceof CommandError && /address already in use/.test(err.message);
       if (!portClash || attempt >= 3) {
-        rmSync(dataDir, { recursive: true, force: true });
+        cleanSync();
         throw err;
       }
       rmSync(join(dataDir, 'data'), { recursive: true, force: true });
@@ -143,7 +149,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
       if (stopped) return;
       stopped = true;
       if (child) await terminate(child);
-      rmSync(dataDir, { recursive: true, force: true });
+      cleanSync();
     },
     async pause() {
       if (stopped) throw new CommandError(`etcd at "${url}" was stopped`);
