@@ -3,7 +3,7 @@
 // after validate.ts); it is idempotent: applyDefaults(applyDefaults(x)) deep-equals applyDefaults(x).
 // Only fields whose default is a fixed fact are filled; runtime knobs (agent config) stay unset.
 
-import { parseCidr } from '../lib/cidr.ts';
+import { parseCidr } from '../lib/index.ts';
 import { DEFAULT_BLOCK_SIZE, builtinTier } from './validate.ts';
 import type {
   AnyResource,

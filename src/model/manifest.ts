@@ -4,7 +4,7 @@
 // bad file is refused before anything is written.
 
 import { parseAllDocuments, stringify } from 'yaml';
-import { cidrsOverlap, parseCidr } from '../lib/cidr.ts';
+import { cidrsOverlap, parseCidr } from '../lib/index.ts';
 import { applyDefaults } from './defaults.ts';
 import { kindInfo } from './kinds.ts';
 import type { AnyResource, IPPool } from './types.ts';

@@ -3,9 +3,9 @@
 // user writes passes here before anything is stored, and a failure names the file, document, resource
 // and field path in one line. Unknown fields are rejected (typo protection, like kubectl --validate=strict).
 
-import { InvalidError } from '../lib/errors.ts';
 import {
   cidrContains,
+  InvalidError,
   ipInCidr,
   isStrictlyMasked,
   LINK_LOCAL_V4,
@@ -13,8 +13,8 @@ import {
   overlapsLinkLocal,
   tryParseCidr,
   tryParseIp,
-} from '../lib/cidr.ts';
-import type { IpFamily, ParsedCidr } from '../lib/cidr.ts';
+} from '../lib/index.ts';
+import type { IpFamily, ParsedCidr } from '../lib/index.ts';
 import { KINDS, kindForManifest } from './kinds.ts';
 import type { KindInfo } from './kinds.ts';
 import { parseSelector, selectorUsesGlobal } from './selector.ts';
