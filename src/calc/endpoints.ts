@@ -7,7 +7,7 @@
 import { hostCidr, normalizeCidr, tryParseCidr, tryParseIp } from '../lib/index.ts';
 import type {
   GlobalNetworkSet, HostEndpoint, Labels, NetworkSet, Pod, WorkloadEndpoint,
-} from '../model/types.ts';
+} from '../model/index.ts';
 import type { HostEndpointState, WorkloadEndpointState } from '../dataplane-api/index.ts';
 import {
   LABEL_NAMESPACE, LABEL_ORCHESTRATOR, LABEL_SERVICE_ACCOUNT, namespaceProfileId, ORCHESTRATOR_K8S,

@@ -4,7 +4,7 @@
 // policies and for the pending (staged) view. It walks the same compiled programs the dataplane gets.
 
 import { canonicalIp, InvalidError, ipInCidr, tryParseCidr, tryParseIp } from '../lib/index.ts';
-import type { AgentConfiguration, AnyResource } from '../model/types.ts';
+import type { AgentConfiguration, AnyResource } from '../model/index.ts';
 import { DesiredState, PROTO, walkEndpoint, walkTiers } from '../dataplane-api/index.ts';
 import type {
   Direction, HostEndpointState, Packet, TierPolicies, WalkDecision, WalkResult, WalkStep, WorkloadEndpointState,

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubernetesNetworkPolicy } from '../model/types.ts';
+import type { KubernetesNetworkPolicy } from '../model/index.ts';
 import { convertK8sNetworkPolicy, k8sSelectorToCalico, simplifyPorts } from './k8s-conversion.ts';
 import { normalizePolicy } from './policy-model.ts';
 import { entityRuleSelector } from './rule-compiler.ts';

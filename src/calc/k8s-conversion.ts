@@ -5,10 +5,10 @@
 // dropped with an error recorded, the rest of the policy still applies.
 
 import { InvalidError, normalizeCidr } from '../lib/index.ts';
-import { quoteSelectorValue } from '../model/selector.ts';
+import { quoteSelectorValue } from '../model/index.ts';
 import type {
   EntityRule, K8sLabelSelector, K8sNetworkPolicyPeer, K8sNetworkPolicyPort, KubernetesNetworkPolicy, PolicyType, Port, Rule,
-} from '../model/types.ts';
+} from '../model/index.ts';
 import { LABEL_ORCHESTRATOR, ORCHESTRATOR_K8S } from './labels.ts';
 
 export const K8S_POLICY_ORDER = 1000;

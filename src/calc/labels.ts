@@ -3,9 +3,9 @@
 // as `pcns.<key>` / `pcsa.<key>`, so a rule's namespaceSelector becomes an ordinary endpoint selector.
 // Used by policy normalisation (scoping) and by the endpoint model (stamping) alike.
 
-import { parseSelector, selectorFromNode } from '../model/selector.ts';
-import type { Selector, SelectorNode } from '../model/selector.ts';
-import type { Labels } from '../model/types.ts';
+import { parseSelector, selectorFromNode } from '../model/index.ts';
+import type { Selector, SelectorNode } from '../model/index.ts';
+import type { Labels } from '../model/index.ts';
 
 export const LABEL_NAMESPACE = 'projectcalico.org/namespace';
 export const LABEL_ORCHESTRATOR = 'projectcalico.org/orchestrator';

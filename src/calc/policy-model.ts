@@ -4,9 +4,9 @@
 // defaulted types and Calico rules. The calc graph, the snapshot evaluator and the trace all start here.
 
 import { InvalidError } from '../lib/index.ts';
-import { andSelectors, parseSelector, quoteSelectorValue } from '../model/selector.ts';
-import type { Selector } from '../model/selector.ts';
-import type { AnyResource, PolicySpec, Rule, StagedAction, StagedPolicySpec } from '../model/types.ts';
+import { andSelectors, parseSelector, quoteSelectorValue } from '../model/index.ts';
+import type { Selector } from '../model/index.ts';
+import type { AnyResource, PolicySpec, Rule, StagedAction, StagedPolicySpec } from '../model/index.ts';
 import type { Direction } from '../dataplane-api/index.ts';
 import { convertK8sNetworkPolicy } from './k8s-conversion.ts';
 import { LABEL_NAMESPACE, namespaceSelectorToEndpointSelector, serviceAccountSelectorToEndpointSelector } from './labels.ts';
@@ -80,7 +80,7 @@ export interface NormalizedPolicy {
   errors: string[];
 }
 
-export function defaultPolicyTypes(spec: { ingress?: Rule[]; egress?: Rule[]; types?: string[] }): Direction[] {
+export function policyDirections(spec: { ingress?: Rule[]; egress?: Rule[]; types?: string[] }): Direction[] {
   const given = spec.types ?? [];
   if (given.length > 0) {
     const out: Direction[] = [];
@@ -161,7 +161,7 @@ export function normalizePolicy(r: AnyResource): NormalizedPolicy {
   }
   const staged = kind === 'StagedNetworkPolicy' || kind === 'StagedGlobalNetworkPolicy';
   const counterpartKind = COUNTERPART[kind];
-  const types = defaultPolicyTypes(spec);
+  const types = policyDirections(spec);
   const preDNAT = spec.preDNAT === true;
   return {
     id,

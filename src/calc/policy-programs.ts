@@ -3,7 +3,7 @@
 // and the snapshot evaluator (which resolves them directly).
 
 import type { IpSetSpec, PolicyProgram, ProfileProgram } from '../dataplane-api/index.ts';
-import type { Rule } from '../model/types.ts';
+import type { Rule } from '../model/index.ts';
 import type { NormalizedPolicy } from './policy-model.ts';
 import { compileRules } from './rule-compiler.ts';
 

@@ -3,7 +3,7 @@
 // only, as pcsa.*). These exist whether or not the Namespace / ServiceAccount is stored, so a pod in a
 // namespace nobody created still gets the allow-all fallback. A missing stored profile has no rules: deny.
 
-import type { Labels, Profile, Rule } from '../model/types.ts';
+import type { Labels, Profile, Rule } from '../model/index.ts';
 import {
   NAMESPACE_PROFILE_PREFIX, namespaceInheritedLabels, SERVICE_ACCOUNT_PROFILE_PREFIX, serviceAccountInheritedLabels,
 } from './labels.ts';

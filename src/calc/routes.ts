@@ -5,7 +5,7 @@
 // every pool) so the calc graph recomputes only the groups an update touches.
 
 import { blockOf, ipInCidr, tryParseCidr, tryParseIp } from '../lib/index.ts';
-import type { IPPool, Node } from '../model/types.ts';
+import type { IPPool, Node } from '../model/index.ts';
 import type { Route, VxlanTunnelEndpoint } from '../dataplane-api/index.ts';
 
 /** One workload address as the route resolver needs it. */

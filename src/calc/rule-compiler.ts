@@ -5,9 +5,9 @@
 
 import { createHash } from 'node:crypto';
 import { InvalidError, normalizeCidr } from '../lib/index.ts';
-import { andSelectors, parseSelector, quoteSelectorValue } from '../model/selector.ts';
-import type { Selector } from '../model/selector.ts';
-import type { EntityRule, Port, Protocol, Rule, ServiceAccountMatch } from '../model/types.ts';
+import { andSelectors, parseSelector, quoteSelectorValue } from '../model/index.ts';
+import type { Selector } from '../model/index.ts';
+import type { EntityRule, Port, Protocol, Rule, ServiceAccountMatch } from '../model/index.ts';
 import { PROTO } from '../dataplane-api/index.ts';
 import type { Direction, EndpointMatch, IpSetSpec, PortRange, RuleAction, RuleAttribution, RuleProgram } from '../dataplane-api/index.ts';
 import { LABEL_SERVICE_ACCOUNT, namespaceSelectorToEndpointSelector, serviceAccountSelectorToEndpointSelector } from './labels.ts';

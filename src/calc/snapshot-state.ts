@@ -3,8 +3,8 @@
 // against, and what the policy trace and the simulated conformance runner evaluate on ('*' = every
 // endpoint counts as local, so one state answers for the whole cluster).
 
-import { parseSelector } from '../model/selector.ts';
-import type { AnyResource, IPPool, Labels, Node, Profile, TierSpec } from '../model/types.ts';
+import { parseSelector } from '../model/index.ts';
+import type { AnyResource, IPPool, Labels, Node, Profile, TierSpec } from '../model/index.ts';
 import type { DataplaneMessage, HostEndpointState, IpSetSpec, Route, TierPolicies, WorkloadEndpointState } from '../dataplane-api/index.ts';
 import {
   effectiveLabels, hostFromHep, namedPortMembers, networkSetHolder, workloadFromPod, workloadFromWep,

@@ -4,7 +4,7 @@
 // and the pending view (staged policies applied over their enforced counterparts).
 
 import type { TierPolicies } from '../dataplane-api/index.ts';
-import type { TierSpec } from '../model/types.ts';
+import type { TierSpec } from '../model/index.ts';
 import type { NormalizedPolicy } from './policy-model.ts';
 
 export interface TierInfo {
