@@ -129,6 +129,22 @@ const BAD: BadCase[] = [
   { name: 'Pod containerPort 0', input: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'a' }, spec: { containers: [{ name: 'c', ports: [{ containerPort: 0 }] }] } }, path: 'spec.containers[0].ports[0].containerPort', message: /out of range/ },
   { name: 'Pod bad podIP', input: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: {}, status: { podIP: '10.0.0' } }, path: 'status.podIP', message: /not a valid IP address/ },
   { name: 'status on a kind without one', input: { apiVersion: calico, kind: 'GlobalNetworkSet', metadata: { name: 'g' }, status: {} }, path: 'status', message: /GlobalNetworkSet has no status field/ },
+  { name: 'rule net with host bits', input: ingress({ action: 'Deny', source: { nets: ['10.0.0.1/8'] } }), path: 'spec.ingress[0].source.nets[0]', message: /"10\.0\.0\.1\/8" has host bits set \(did you mean "10\.0\.0\.0\/8"\?\)/ },
+  { name: 'rule mixing IPv4 and IPv6 nets', input: ingress({ action: 'Deny', source: { nets: ['10.0.0.0/8'] }, destination: { notNets: ['fd00::/64'] } }), path: 'spec.ingress[0].destination.notNets[0]', message: /cannot mix IPv4 and IPv6 networks/ },
+  { name: 'global() combined in a rule namespaceSelector', input: ingress({ action: 'Allow', source: { namespaceSelector: 'global() || all()' } }), path: 'spec.ingress[0].source.namespaceSelector', message: /global\(\) cannot be combined with other selectors/ },
+  { name: 'notProtocol ICMP with ipVersion 6', input: ingress({ action: 'Allow', notProtocol: 'ICMP', ipVersion: 6 }), path: 'spec.ingress[0].notProtocol', message: /IPv4-only but ipVersion is 6/ },
+  { name: 'http in an egress rule', input: gnp({ egress: [{ action: 'Allow', http: { methods: ['GET'] } }] }), path: 'spec.egress[0].http', message: /not allowed in egress rules/ },
+  { name: 'http path without leading slash', input: ingress({ action: 'Allow', http: { paths: [{ prefix: 'api' }] } }), path: 'spec.ingress[0].http.paths[0].prefix', message: /"api" is not a valid path/ },
+  { name: 'service without namespace in a global policy', input: gnp({ egress: [{ action: 'Allow', destination: { services: { name: 'web' } } }] }), path: 'spec.egress[0].destination.services.namespace', message: /required in a global policy/ },
+  { name: 'staged Delete with rules', input: { apiVersion: calico, kind: 'StagedGlobalNetworkPolicy', metadata: { name: 's' }, spec: { stagedAction: 'Delete', ingress: [{ action: 'Allow' }] } }, path: 'spec.ingress', message: /only tier may be set/ },
+  { name: 'policy name with two dots', input: gnp({}, 'a.b.c'), path: 'metadata.name', message: /policy name "a\.b\.c" is invalid/ },
+  { name: 'WEP network of several addresses', input: { apiVersion: calico, kind: 'WorkloadEndpoint', metadata: { name: 'w', namespace: 'a' }, spec: { node: 'n1', ipNetworks: ['10.0.0.0/24'] } }, path: 'spec.ipNetworks[0]', message: /holds several addresses/ },
+  { name: 'WEP ipNAT family mismatch', input: { apiVersion: calico, kind: 'WorkloadEndpoint', metadata: { name: 'w', namespace: 'a' }, spec: { node: 'n1', ipNetworks: ['10.0.0.1/32'], ipNATs: [{ internalIP: '10.0.0.1', externalIP: 'fd00::1' }] } }, path: 'spec.ipNATs[0].externalIP', message: /not of the same IP family/ },
+  { name: 'reserved label on a NetworkSet', input: { apiVersion: calico, kind: 'NetworkSet', metadata: { name: 'n', labels: { 'projectcalico.org/namespace': 'x' } } }, path: 'metadata.labels["projectcalico.org/namespace"]', message: /is reserved/ },
+  { name: 'BGP communities without prefixAdvertisements', input: { apiVersion: calico, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { communities: [{ name: 'c', value: '1:2' }] } }, path: 'spec.communities', message: /no prefixAdvertisements use them/ },
+  { name: 'BGP bad community value', input: { apiVersion: calico, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { communities: [{ name: 'c', value: '70000:2' }], prefixAdvertisements: [{ cidr: '10.0.0.0/8', communities: ['c'] }] } }, path: 'spec.communities[0].value', message: /not a valid BGP community/ },
+  { name: 'BGPPeer reachableBy without peerIP', input: { apiVersion: calico, kind: 'BGPPeer', metadata: { name: 'b' }, spec: { peerSelector: 'all()', reachableBy: '10.0.0.1' } }, path: 'spec.reachableBy', message: /only be set together with peerIP/ },
+  { name: 'Node with empty bgp', input: { apiVersion: calico, kind: 'Node', metadata: { name: 'n1' }, spec: { bgp: {} } }, path: 'spec.bgp', message: /must not be empty/ },
   { name: 'document that is not a mapping', input: '- a\n- b\n', path: '', message: /test\.yaml: document 1: expected a mapping .*got a list$/ },
   { name: 'scalar document', input: 'hello\n', path: '', message: /got string "hello"/ },
 ];
@@ -205,4 +221,19 @@ test('validation normalises numeric strings and protocol spellings as Calico doe
 test('namespaced kinds keep an absent namespace unset for the caller to default', () => {
   const r = validateResource({ apiVersion: calico, kind: 'NetworkSet', metadata: { name: 'n' }, spec: { nets: ['10.0.0.1'] } }, { source: 'x', index: 1 });
   assert.equal(r.metadata.namespace, undefined);
+});
+
+test('accepts the edge cases Calico accepts', () => {
+  const ok = (raw: Record<string, unknown>): void => {
+    validateResource(raw, { source: 'x', index: 1 });
+  };
+  ok(pool({ cidr: '10.0.0.0/30', disabled: true }));
+  ok(pool({ cidr: '10.0.0.0/30', blockSize: 31 }));
+  ok(np({}, 'knp.default.from-k8s'));
+  ok(gnp({}, 'security.allow-dns'));
+  ok({ apiVersion: calico, kind: 'StagedGlobalNetworkPolicy', metadata: { name: 's' }, spec: { stagedAction: 'Delete', tier: 'security' } });
+  ok({ apiVersion: calico, kind: 'WorkloadEndpoint', metadata: { name: 'w', namespace: 'a' }, spec: { node: 'n1', ipNetworks: ['10.0.0.1', 'fd00::1/128'], ports: [{ protocol: 'TCP', port: 80, hostPort: 8080 }] } });
+  ok(ingress({ action: 'Allow', source: { nets: ['10.0.0.1', '192.168.0.0/16'], namespaceSelector: 'global()' } }));
+  ok(np({ ingress: [{ action: 'Allow', source: { services: { name: 'web' } } }] }));
+  ok({ apiVersion: calico, kind: 'BGPPeer', metadata: { name: 'b' }, spec: { peerIP: '[fd00::1]:1179', asNumber: 65001, reachableBy: 'fd00::fe' } });
 });

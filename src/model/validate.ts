@@ -5,6 +5,7 @@
 
 import {
   cidrContains,
+  familyBits,
   InvalidError,
   ipInCidr,
   isStrictlyMasked,
@@ -276,10 +277,16 @@ const labelValue: Check<string> = (v, path) => {
 };
 
 const labels: Check<Record<string, string>> = stringMap((k, path) => checkQualifiedName(k, `${path}[${JSON.stringify(k)}]`, 'label key'), labelValue);
-const annotations: Check<Record<string, string>> = stringMap(
-  (k, path) => checkQualifiedName(k, `${path}[${JSON.stringify(k)}]`, 'annotation key'),
-  (v, path) => str('a string value (quote numbers and booleans)')(v, path),
-);
+const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+const annotations: Check<Record<string, string>> = (v, path) => {
+  const out = stringMap(
+    (k, p) => checkQualifiedName(k.toLowerCase(), `${p}[${JSON.stringify(k)}]`, 'annotation key'),
+    (x, p) => str('a string value (quote numbers and booleans)')(x, p),
+  )(v, path);
+  const size = Object.entries(out).reduce((n, [k, val]) => n + Buffer.byteLength(k) + Buffer.byteLength(val), 0);
+  if (size > MAX_ANNOTATIONS_BYTES) fail(path, `annotations total ${size} bytes (at most ${MAX_ANNOTATIONS_BYTES})`);
+  return out;
+};
 
 const ip = (family?: IpFamily): Check<string> => (v, path) => {
   const s = str('an IP address')(v, path);
@@ -310,6 +317,14 @@ const netCidr: Check<string> = (v, path) => {
 const strictCidrText: Check<string> = (v, path) => {
   const s = str('a CIDR')(v, path);
   parseCidrField(s, path, false);
+  return s;
+};
+
+/** A network in a policy rule: strictly masked (Calico's `net` rule), a bare address meaning one host. */
+const ruleNet: Check<string> = (v, path) => {
+  const s = str('a CIDR')(v, path);
+  const c = parseCidrField(s, path, true);
+  if (!isStrictlyMasked(c)) fail(path, `"${s}" has host bits set (did you mean "${c.text}"?)`);
   return s;
 };
 
@@ -456,11 +471,16 @@ const serviceAccountMatch = obj({
 const serviceMatch = obj({ name: dnsSubdomain('service name'), namespace: dnsLabel('namespace') }, { required: ['name'] });
 
 const entityRule = obj({
-  nets: list(netCidr, { max: MAX_NETS, noun: 'nets' }),
-  notNets: list(netCidr, { max: MAX_NETS, noun: 'nets' }),
+  nets: list(ruleNet, { max: MAX_NETS, noun: 'nets' }),
+  notNets: list(ruleNet, { max: MAX_NETS, noun: 'nets' }),
   selector: selector(),
   notSelector: selector(),
-  namespaceSelector: selector({ allowGlobal: true }),
+  namespaceSelector: (v: unknown, path: string) => {
+    const s = selector({ allowGlobal: true })(v, path);
+    const sel = parseSelector(s);
+    if (selectorUsesGlobal(sel.node) && sel.node.op !== 'global') fail(path, `global() cannot be combined with other selectors (namespaceSelector "${s}")`);
+    return s;
+  },
   ports: list(port, { max: MAX_PORTS, noun: 'ports' }),
   notPorts: list(port, { max: MAX_PORTS, noun: 'ports' }),
   serviceAccounts: serviceAccountMatch,
@@ -468,11 +488,13 @@ const entityRule = obj({
 });
 
 const httpMatch = obj({
-  methods: list(nonEmptyStr, { min: 1 }),
+  methods: list(nonEmptyStr, { min: 1, unique: true }),
   paths: list(
     (v, path) => {
       const p = obj<{ exact?: string; prefix?: string }>({ exact: nonEmptyStr, prefix: nonEmptyStr })(v, path);
       if ((p.exact === undefined) === (p.prefix === undefined)) fail(path, 'give exactly one of exact or prefix');
+      const text = (p.exact ?? p.prefix)!;
+      if (!text.startsWith('/') || /[? #]/.test(text)) fail(at(path, p.exact !== undefined ? 'exact' : 'prefix'), `"${text}" is not a valid path (must start with "/" and contain no "?", "#" or space)`);
       return p;
     },
     { min: 1 },
@@ -499,10 +521,14 @@ const rule = (ctx: RuleContext): Check<Obj> => (v, path) => {
   const proto = r.protocol as string | number | undefined;
   const protoNum = protocolNumber(proto);
   const ipVersion = r.ipVersion as 4 | 6 | undefined;
+  let netFamily: { family: IpFamily; path: string } | undefined;
 
-  if (ipVersion !== undefined && proto !== undefined) {
-    if (protoNum === 1 && ipVersion === 6) fail(at(path, 'protocol'), `protocol ${JSON.stringify(proto)} is IPv4-only but ipVersion is 6 (use ICMPv6)`);
-    if (protoNum === 58 && ipVersion === 4) fail(at(path, 'protocol'), `protocol ${JSON.stringify(proto)} is IPv6-only but ipVersion is 4 (use ICMP)`);
+  for (const f of ['protocol', 'notProtocol'] as const) {
+    const p = r[f] as string | number | undefined;
+    if (ipVersion === undefined || p === undefined) continue;
+    const n = protocolNumber(p);
+    if (n === 1 && ipVersion === 6) fail(at(path, f), `${f} ${JSON.stringify(p)} is IPv4-only but ipVersion is 6 (use ICMPv6)`);
+    if (n === 58 && ipVersion === 4) fail(at(path, f), `${f} ${JSON.stringify(p)} is IPv6-only but ipVersion is 4 (use ICMP)`);
   }
   for (const f of ['icmp', 'notICMP'] as const) {
     if (r[f] === undefined) continue;
@@ -520,14 +546,15 @@ const rule = (ctx: RuleContext): Check<Obj> => (v, path) => {
         fail(at(sp, f), `ports need protocol TCP, UDP or SCTP (protocol is ${proto === undefined ? 'not set' : JSON.stringify(proto)})`);
       }
     }
-    if (ipVersion !== undefined) {
-      for (const f of ['nets', 'notNets'] as const) {
-        const nets = e[f] as string[] | undefined;
-        nets?.forEach((n, i) => {
-          const fam = tryParseCidr(n, true)!.family;
-          if (fam !== ipVersion) fail(idx(at(sp, f), i), `"${n}" is an IPv${fam} network but the rule has ipVersion ${ipVersion}`);
-        });
-      }
+    for (const f of ['nets', 'notNets'] as const) {
+      const nets = e[f] as string[] | undefined;
+      nets?.forEach((n, i) => {
+        const fam = tryParseCidr(n, true)!.family;
+        if (ipVersion !== undefined && fam !== ipVersion) fail(idx(at(sp, f), i), `"${n}" is an IPv${fam} network but the rule has ipVersion ${ipVersion}`);
+        // Calico rejects a rule whose nets mix families: it could never match both.
+        if (netFamily && fam !== netFamily.family) fail(idx(at(sp, f), i), `"${n}" is an IPv${fam} network but ${netFamily.path} is IPv${netFamily.family} (a rule cannot mix IPv4 and IPv6 networks)`);
+        netFamily ??= { family: fam, path: idx(at(sp, f), i) };
+      });
     }
     if (e.services !== undefined) {
       const clash = ['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'serviceAccounts'].filter((k) => e[k] !== undefined);
@@ -540,6 +567,7 @@ const rule = (ctx: RuleContext): Check<Obj> => (v, path) => {
     }
   }
   if (r.http !== undefined) {
+    if (ctx.direction === 'egress') fail(at(path, 'http'), 'http matches are not allowed in egress rules');
     if (r.action !== 'Allow') fail(at(path, 'http'), `http matches are only allowed on Allow rules (action is "${String(r.action)}")`);
     if (proto !== undefined && protoNum !== 6) fail(at(path, 'http'), `http matches need protocol TCP (protocol is ${JSON.stringify(proto)})`);
   }
@@ -589,6 +617,19 @@ function policySpec(opts: { global: boolean; staged: boolean }): SpecCheck {
       if (s.egress !== undefined && (s.egress as unknown[]).length > 0) fail(at(path, 'egress'), 'a preDNAT policy cannot have egress rules');
       if ((s.types as string[] | undefined)?.includes('Egress')) fail(at(path, 'types'), 'a preDNAT policy cannot have type Egress');
     }
+    if (opts.global) {
+      // Service names are namespaced; a cluster-wide policy has no namespace to default to.
+      for (const [dir, side] of [['ingress', 'source'], ['egress', 'destination']] as const) {
+        ((s[dir] as Obj[] | undefined) ?? []).forEach((r, i) => {
+          const svc = (r[side] as Obj | undefined)?.services as Obj | undefined;
+          if (svc && svc.namespace === undefined) fail(at(at(idx(at(path, dir), i), side), 'services.namespace'), 'required in a global policy');
+        });
+      }
+    }
+    if (s.stagedAction === 'Delete') {
+      const extra = Object.keys(s).filter((k) => k !== 'stagedAction' && k !== 'tier');
+      if (extra.length) fail(at(path, extra[0]), 'a staged Delete names the policy to remove; only tier may be set besides stagedAction');
+    }
     return s;
   };
 }
@@ -618,6 +659,12 @@ const tierSpec: SpecCheck = (v, path, r) => {
 const profileSpec: SpecCheck = (v, path) => obj({ ingress: rules('ingress'), egress: rules('egress'), labelsToApply: labels })(v, path);
 
 const networkSetSpec: SpecCheck = (v, path) => obj({ nets: list(netCidr) })(v, path);
+
+/** Labels Calico reserves for what it derives itself; a user may not set them on these kinds. */
+const RESERVED_LABELS: Partial<Record<KindName, string[]>> = {
+  NetworkSet: ['projectcalico.org/namespace'],
+  GlobalNetworkSet: ['projectcalico.org/namespace'],
+};
 
 const ENCAP_MODES = ['Never', 'Always', 'CrossSubnet'] as const;
 const ALLOWED_USES = ['Workload', 'Tunnel', 'LoadBalancer'] as const;
@@ -651,7 +698,8 @@ const ipPoolSpec: SpecCheck = (v, path) => {
   const bs = s.blockSize as number | undefined;
   if (bs !== undefined && (bs < lo || bs > hi)) fail(at(path, 'blockSize'), `${bs} is out of range for an IPv${c.family} pool (${lo}–${hi})`);
   const effectiveBlock = bs ?? DEFAULT_BLOCK_SIZE[c.family];
-  if (c.prefixLength > effectiveBlock) {
+  // Calico skips the size check for a disabled pool: nothing is ever allocated from it.
+  if (c.prefixLength > effectiveBlock && s.disabled !== true) {
     if (bs !== undefined) fail(at(path, 'blockSize'), `block size /${bs} is larger than the pool "${cidrText}"`);
     fail(cp, `pool "${cidrText}" is smaller than the default block size /${effectiveBlock}; set spec.blockSize to ${c.prefixLength} or more`);
   }
@@ -685,9 +733,11 @@ const endpointPort = (withHost: boolean): Check<Obj> => {
     fields.hostIP = ip();
   }
   return (v, path) => {
-    const p = obj(fields, { required: ['name', 'protocol', 'port'] })(v, path);
-    const n = p.name as string;
-    if (!PORT_NAME.test(n) || !/[A-Za-z]/.test(n)) fail(at(path, 'name'), `"${n}" is not a valid port name`);
+    // A workload port may go unnamed when it only exists to publish a host port.
+    const p = obj(fields, { required: ['protocol', 'port'] })(v, path);
+    const n = p.name as string | undefined;
+    if (n === undefined && !(withHost && typeof p.hostPort === 'number' && p.hostPort > 0)) fail(at(path, 'name'), withHost ? 'required unless hostPort is set' : 'required');
+    if (n !== undefined) checkIanaPortName(n, at(path, 'name'));
     return p;
   };
 };
@@ -700,12 +750,25 @@ const workloadEndpointSpec: SpecCheck = (v, path) => {
       orchestrator: nonEmptyStr,
       workload: nonEmptyStr,
       node: dnsSubdomain('node name'),
-      containerID: nonEmptyStr,
+      containerID: (x, p) => {
+        const id = nonEmptyStr(x, p);
+        if (!/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(id)) fail(p, `"${id}" is not a valid container ID (letters, digits and "-")`);
+        return id;
+      },
       pod: dnsSubdomain('pod name'),
       endpoint: nonEmptyStr,
       serviceAccountName: dnsSubdomain('service account name'),
-      ipNetworks: list(netCidr),
-      ipNATs: list(obj({ internalIP: ip(), externalIP: ip() }, { required: ['internalIP', 'externalIP'] })),
+      ipNetworks: list((x, p) => {
+        const n = netCidr(x, p);
+        const c = tryParseCidr(n, true)!;
+        if (c.prefixLength !== familyBits(c.family)) fail(p, `"${n}" holds several addresses; endpoint networks are single addresses (/32 or /128)`);
+        return n;
+      }),
+      ipNATs: list((x, p) => {
+        const nat = obj<{ internalIP: string; externalIP: string }>({ internalIP: ip(), externalIP: ip() }, { required: ['internalIP', 'externalIP'] })(x, p);
+        if (tryParseIp(nat.internalIP)!.family !== tryParseIp(nat.externalIP)!.family) fail(at(p, 'externalIP'), `"${nat.externalIP}" is not of the same IP family as internalIP "${nat.internalIP}"`);
+        return nat;
+      }),
       ipv4Gateway: ip(4),
       ipv6Gateway: ip(6),
       profiles: list(profileName),
@@ -742,15 +805,20 @@ const hostEndpointSpec: SpecCheck = (v, path) => {
   return s;
 };
 
+const nonEmptyObj = (check: Check<Obj>): Check<Obj> => (v, path) => {
+  const o = check(v, path);
+  return Object.keys(o).length === 0 ? fail(path, 'must not be empty (omit it instead)') : o;
+};
+
 const nodeSpec: SpecCheck = (v, path) =>
   obj({
-    bgp: obj({
+    bgp: nonEmptyObj(obj({
       asNumber,
       ipv4Address: ipOrCidr(4),
       ipv6Address: ipOrCidr(6),
       ipv4IPIPTunnelAddr: ip(4),
       routeReflectorClusterID: ip(4),
-    }),
+    })),
     ipv4VXLANTunnelAddr: ip(4),
     vxlanTunnelMACAddr: mac,
     ipv6VXLANTunnelAddr: ip(6),
@@ -813,6 +881,9 @@ const bgpConfigurationSpec: SpecCheck = (v, path, r) => {
     ignoredInterfaces: list(nonEmptyStr),
   })(v, path);
   const defined = new Set(((s.communities as Array<{ name: string }> | undefined) ?? []).map((c) => c.name));
+  if (defined.size > 0 && ((s.prefixAdvertisements as unknown[] | undefined) ?? []).length === 0) {
+    fail(at(path, 'communities'), 'communities are defined but no prefixAdvertisements use them');
+  }
   (s.prefixAdvertisements as Array<{ communities?: string[] }> | undefined)?.forEach((pa, i) => {
     pa.communities?.forEach((c, j) => {
       if (defined.has(c)) return;
@@ -883,6 +954,7 @@ const bgpPeerSpec: SpecCheck = (v, path) => {
   if (s.peerSelector !== undefined && s.asNumber !== undefined) fail(at(path, 'asNumber'), 'asNumber must not be set with peerSelector (the peers\' own AS numbers are used)');
   if (s.peerIP !== undefined && s.asNumber === undefined) fail(at(path, 'asNumber'), 'required when peerIP is set');
   if (s.keepOriginalNextHop !== undefined && s.nextHopMode !== undefined) fail(at(path, 'keepOriginalNextHop'), 'keepOriginalNextHop and nextHopMode cannot both be set (use nextHopMode: Keep)');
+  if (s.reachableBy !== undefined && s.peerIP === undefined) fail(at(path, 'reachableBy'), 'may only be set together with peerIP');
   if (s.reachableBy !== undefined && s.peerIP !== undefined) {
     const peerHost = (s.peerIP as string).replace(/^\[|\](:[0-9]+)?$/g, '').replace(/^([0-9.]+):[0-9]+$/, '$1');
     if (tryParseIp(peerHost)?.family !== tryParseIp(s.reachableBy as string)?.family) fail(at(path, 'reachableBy'), 'must be of the same IP family as peerIP');
@@ -891,7 +963,7 @@ const bgpPeerSpec: SpecCheck = (v, path) => {
 };
 
 const failsafePort: Check<Obj> = (v, path) =>
-  obj({ protocol: (x, p) => l4Protocol(x, p).toLowerCase(), port: port16, net: strictCidrText }, { required: ['port'] })(v, path);
+  obj({ protocol: l4Protocol, port: port16, net: strictCidrText }, { required: ['port'] })(v, path);
 
 const agentConfigurationSpec: SpecCheck = (v, path) =>
   obj({
@@ -1075,6 +1147,20 @@ interface KindRules {
 
 const subdomainName = dnsSubdomain('name');
 
+const LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
+const GLOBAL_POLICY_NAME = new RegExp(`^(${LABEL_FMT}\\.)?${LABEL_FMT}$`);
+// Calico also accepts names of converted Kubernetes policies (knp.default.<name>) for namespaced kinds.
+const POLICY_NAME = new RegExp(`^((${LABEL_FMT})(\\.${LABEL_FMT})?|(knp|ossg)\\.default\\.${LABEL_FMT}(\\.${LABEL_FMT})*)$`);
+
+const policyName = (namespaced: boolean) => (v: unknown, path: string): string => {
+  const s = nonEmptyStr(v, path);
+  if (s.length > 253) fail(path, `name "${s}" is longer than 253 characters`);
+  if (!(namespaced ? POLICY_NAME : GLOBAL_POLICY_NAME).test(s)) {
+    fail(path, `policy name "${s}" is invalid: use lower-case letters, digits and "-" (at most one ".", e.g. "tier.name")`);
+  }
+  return s;
+};
+
 const singletonOrNode: (v: unknown, path: string) => string = (v, path) => {
   const s = nonEmptyStr(v, path);
   if (s === 'default') return s;
@@ -1093,10 +1179,10 @@ const RULES: Record<KindName, KindRules> = {
   Node: { spec: nodeSpec, specOptional: true, status: opaqueStatus, name: subdomainName },
   WorkloadEndpoint: { spec: workloadEndpointSpec, specOptional: false, name: subdomainName },
   HostEndpoint: { spec: hostEndpointSpec, specOptional: false, name: subdomainName },
-  NetworkPolicy: { spec: policySpec({ global: false, staged: false }), specOptional: true, name: subdomainName },
-  GlobalNetworkPolicy: { spec: policySpec({ global: true, staged: false }), specOptional: true, name: subdomainName },
-  StagedNetworkPolicy: { spec: policySpec({ global: false, staged: true }), specOptional: true, name: subdomainName },
-  StagedGlobalNetworkPolicy: { spec: policySpec({ global: true, staged: true }), specOptional: true, name: subdomainName },
+  NetworkPolicy: { spec: policySpec({ global: false, staged: false }), specOptional: true, name: policyName(true) },
+  GlobalNetworkPolicy: { spec: policySpec({ global: true, staged: false }), specOptional: true, name: policyName(false) },
+  StagedNetworkPolicy: { spec: policySpec({ global: false, staged: true }), specOptional: true, name: policyName(true) },
+  StagedGlobalNetworkPolicy: { spec: policySpec({ global: true, staged: true }), specOptional: true, name: policyName(false) },
   Tier: { spec: tierSpec, specOptional: true, status: opaqueStatus, name: dnsLabel('tier name') },
   Profile: { spec: profileSpec, specOptional: true, name: subdomainName },
   NetworkSet: { spec: networkSetSpec, specOptional: true, name: subdomainName },
@@ -1183,6 +1269,10 @@ export function validateResource(raw: unknown, where: ManifestLocation): AnyReso
     }
     if (doc.metadata === undefined || doc.metadata === null) fail('metadata', 'required (at least metadata.name)');
     const metadata = metadataFields(info, rules.name)(doc.metadata, 'metadata');
+    for (const key of RESERVED_LABELS[info.kind] ?? []) {
+      const l = metadata.labels as Record<string, string> | undefined;
+      if (l && key in l) fail(`metadata.labels[${JSON.stringify(key)}]`, `label "${key}" is reserved (brindle sets it itself)`);
+    }
     let spec: Obj;
     if (doc.spec === undefined || doc.spec === null) {
       if (!rules.specOptional) fail('spec', 'required');
