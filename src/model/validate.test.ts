@@ -237,3 +237,7 @@ test('accepts the edge cases Calico accepts', () => {
   ok(np({ ingress: [{ action: 'Allow', source: { services: { name: 'web' } } }] }));
   ok({ apiVersion: calico, kind: 'BGPPeer', metadata: { name: 'b' }, spec: { peerIP: '[fd00::1]:1179', asNumber: 65001, reachableBy: 'fd00::fe' } });
 });
+
+test('inherited property names are unknown fields, not silently dropped', () => {
+  assert.throws(() => validateResource(gnp({ constructor: 'x' }), { source: 'x', index: 1 }), (e: unknown) => e instanceof ManifestError && e.path === 'spec.constructor');
+});

@@ -201,7 +201,7 @@ function obj<T = Obj>(fields: Record<string, Check<unknown>>, opts: ObjOptions =
     if (!isMapping(v)) return fail(path, `expected a mapping, got ${describe(v)}`);
     for (const key of Object.keys(v)) {
       if (opts.forbidden && Object.hasOwn(opts.forbidden, key) && v[key] !== null && v[key] !== undefined) fail(at(path, key), opts.forbidden[key]);
-      if (key in fields) continue;
+      if (Object.hasOwn(fields, key)) continue;
       const near = closeMatches(key, Object.keys(fields));
       fail(at(path, key), `unknown field "${key}"${near.length ? ` (did you mean "${near[0]}"?)` : ''}`);
     }
@@ -513,7 +513,7 @@ const ruleFields = {
   source: entityRule,
   destination: entityRule,
   http: httpMatch,
-  metadata: obj({ annotations: stringMap(() => {}, str()) }),
+  metadata: obj({ annotations: (v: unknown, path: string) => annotations(v, path) }),
 };
 
 const rule = (ctx: RuleContext): Check<Obj> => (v, path) => {
