@@ -19,10 +19,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-# Reinstall npm packages when package-lock.json is newer than the last install.
-stamp=node_modules/.brindle-install-stamp
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-  echo "brindle: installing npm packages" >&2
+# Install npm packages unless node_modules already matches package-lock.json (npm keeps its own
+# copy of the lock in node_modules/.package-lock.json) and the native SQLite binding loads.
+# better-sqlite3 compiles from source when no prebuilt binary can be fetched: about 2 minutes.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || ! node -e "require('better-sqlite3')" >/dev/null 2>&1; then
+  echo "brindle: installing npm packages (the first time this compiles SQLite: about 2 minutes)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
-  touch "$stamp"
 fi
