@@ -389,6 +389,13 @@ export function runDatastoreContract(
       }
     });
 
+    it('watch rejects a revision that is not an integer ≥ 0', () => {
+      const noop = { onEvents() {}, onError() {} };
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        assert.throws(() => store.watch('/x/', bad, noop), (err: Error) => isBrindleError(err, 'E_INVALID'));
+      }
+    });
+
     it('close stops delivery', async () => {
       const p = space();
       const start = await store.revision();

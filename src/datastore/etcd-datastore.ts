@@ -242,6 +242,9 @@ export class EtcdDatastore implements Datastore {
 
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): WatchHandle {
     this.#checkOpen();
+    if (!Number.isSafeInteger(afterRevision) || afterRevision < 0) {
+      throw new InvalidError('afterRevision', `must be a revision (an integer ≥ 0), got ${afterRevision}`);
+    }
     const w = new EtcdWatch(this, prefix, afterRevision, callbacks, () => this.#watches.delete(w));
     this.#watches.add(w);
     w.connect();
@@ -421,9 +424,10 @@ class EtcdWatch {
         if (generation !== this.#generation) return;
         this.#lastData = Date.now();
         buffer += chunk;
-        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, nl).trim();
-          buffer = buffer.slice(nl + 1);
+        let start = 0;
+        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n', start)) {
+          const line = buffer.slice(start, nl).trim();
+          start = nl + 1;
           if (!line) continue;
           let message: WatchMessage;
           try {
@@ -435,6 +439,7 @@ class EtcdWatch {
           this.#handle(message, base);
           if (generation !== this.#generation) return;
         }
+        buffer = buffer.slice(start);
       });
       res.on('end', () => broken('etcd closed the watch stream'));
       res.on('close', () => broken('etcd closed the watch stream'));

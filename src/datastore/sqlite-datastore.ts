@@ -29,6 +29,7 @@ import type {
 export const DEFAULT_SQLITE_PATH = '/var/lib/brindle/brindle.db';
 
 const SCHEMA_VERSION = 1;
+const READ_RETRY_MS = 5000;
 const PUT = 0;
 const DELETE = 1;
 
@@ -77,6 +78,7 @@ export class SqliteDatastore implements Datastore {
   #kickPending = false;
   #lastDataVersion = -1;
   #dirty = false;
+  #readFailingSince: number | undefined;
 
   readonly #stmt: Statements;
   readonly #writeTxn: <T>(fn: () => T) => T;
@@ -187,12 +189,12 @@ export class SqliteDatastore implements Datastore {
 
   async revision(): Promise<number> {
     this.#checkOpen();
-    return this.#run('read the revision of', '', () => this.#stmt.revision.get() as number);
+    return this.#run('read the revision', '', () => this.#stmt.revision.get() as number);
   }
 
   async compact(revision: number): Promise<void> {
     this.#checkOpen();
-    this.#write('compact', String(revision), () => {
+    this.#write(`compact to revision ${revision}`, '', () => {
       const current = this.#stmt.revision.get() as number;
       if (!Number.isSafeInteger(revision) || revision > current) {
         throw new InvalidError('', `Cannot compact to revision ${revision}: the store is at revision ${current}`);
@@ -205,6 +207,9 @@ export class SqliteDatastore implements Datastore {
 
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): WatchHandle {
     this.#checkOpen();
+    if (!Number.isSafeInteger(afterRevision) || afterRevision < 0) {
+      throw new InvalidError('afterRevision', `must be a revision (an integer ≥ 0), got ${afterRevision}`);
+    }
     const watcher: Watcher = { prefix, cursor: afterRevision, callbacks, closed: false };
     this.#watchers.add(watcher);
     this.#dirty = true;
@@ -311,7 +316,7 @@ export class SqliteDatastore implements Datastore {
     try {
       version = this.#stmt.dataVersion.get() as number;
     } catch (err) {
-      this.#failAll(err);
+      this.#readFailed(err);
       return;
     }
     if (version === this.#lastDataVersion && !this.#dirty) return;
@@ -333,9 +338,10 @@ export class SqliteDatastore implements Datastore {
         this.#stmt.changesAfter.all(minCursor, BATCH),
       ]);
     } catch (err) {
-      this.#failAll(err);
+      this.#readFailed(err);
       return;
     }
+    this.#readFailingSince = undefined;
     const events = rows.map(toEvent);
     const lastRev = rows.length > 0 ? rows[rows.length - 1][0] : undefined;
     for (const w of [...this.#watchers]) {
@@ -367,7 +373,24 @@ export class SqliteDatastore implements Datastore {
     }
   }
 
+  /**
+   * A reader can briefly see SQLITE_BUSY in WAL mode (another process recovering or resetting the
+   * WAL): retry on later polls, and end the watches only if it lasts (or for any other error).
+   */
+  #readFailed(err: unknown): void {
+    const code = String((err as { code?: string }).code ?? '');
+    const transient = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+    const now = Date.now();
+    this.#readFailingSince ??= now;
+    if (transient && now - this.#readFailingSince < READ_RETRY_MS) {
+      this.#dirty = true;
+      return;
+    }
+    this.#failAll(err);
+  }
+
   #failAll(err: unknown): void {
+    this.#readFailingSince = undefined;
     const watchers = [...this.#watchers];
     this.#watchers.clear();
     this.#stopPolling();

@@ -23,12 +23,12 @@ export type WatchEvent =
   | { type: 'delete'; key: string; modRevision: number };
 
 export interface WatchHandle {
-  /** Stops delivery; resolves once no further callbacks will run. */
+  /** Stops delivery; resolves once no further callbacks will run (none run after it is called). */
   close(): Promise<void>;
 }
 
 export interface WatchCallbacks {
-  /** Events in revision order; one call per revision batch. */
+  /** Events in revision order, in batches of one or more revisions; never an empty batch. */
   onEvents(events: WatchEvent[]): void;
   /**
    * Terminal error: the watch is over. A CompactedError (code E_COMPACTED) means afterRevision is
@@ -37,6 +37,11 @@ export interface WatchCallbacks {
   onError(err: Error): void;
 }
 
+/**
+ * Keys are non-empty strings (InvalidError otherwise), ordered and prefix-matched by their UTF-8
+ * bytes; values are UTF-8 strings (JSON by convention). Failures of the store itself are
+ * DatastoreError; an etcd write whose answer was lost says its outcome is unknown and is not re-sent.
+ */
 export interface Datastore {
   /** Human-readable locator, e.g. `sqlite:/var/lib/brindle/brindle.db` or `etcd:http://127.0.0.1:2379`. */
   readonly url: string;
@@ -52,11 +57,19 @@ export interface Datastore {
   update(key: string, value: string, expectedModRevision?: number): Promise<KeyValue>;
   /** Deletes; NotFoundError when absent, ConflictError on a revision mismatch. Returns the deleting revision. */
   delete(key: string, expectedModRevision?: number): Promise<number>;
-  /** Delivers every change under prefix with revision > afterRevision, in order. */
+  /**
+   * Delivers every change under prefix with revision > afterRevision, in order. Callbacks never run
+   * inside watch() itself. An open watch does not keep the process alive (its timers and sockets
+   * are unref'd): a program whose only work is watching must hold its own handle.
+   */
   watch(prefix: string, afterRevision: number, callbacks: WatchCallbacks): WatchHandle;
   /** Current store revision. */
   revision(): Promise<number>;
-  /** Drops history at or below revision; later watches from before it get CompactedError. */
+  /**
+   * Drops history before revision, keeping the state at revision itself (etcd semantics): later
+   * watches need afterRevision ≥ revision − 1, older ones get CompactedError. Compacting at or
+   * below an earlier compaction is a no-op; beyond the current revision is an InvalidError.
+   */
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
 }
