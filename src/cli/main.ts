@@ -2,16 +2,19 @@
 // the embedded SQLite default), and maps every failure to one line on stderr and an exit status —
 // 0 ok, 1 operation failed, 2 usage or invalid input. Never a stack trace for expected failures.
 //
-//   argv ──► commander ──► resource / datastore / policy / connectivity commands ──► ResourceStore ──► Datastore
+//   argv ──► commander ──► resource / datastore / ipam / policy / connectivity commands ──► ResourceStore ──► Datastore
 
 import { Command, CommanderError } from 'commander';
 import { isBrindleError } from '../lib/index.ts';
 import { openDatastore, resolveDatastoreLocator, ResourceStore } from '../datastore/index.ts';
 import type { Datastore } from '../datastore/index.ts';
 import { allAliases } from '../model/index.ts';
+import { registerConnectivityCommands } from './connectivity-commands.ts';
 import { registerDatastoreCommands } from './datastore-commands.ts';
+import { registerIpamCommands } from './ipam-commands.ts';
 import { CliError, EXIT_FAILED, EXIT_USAGE, processIO } from './io.ts';
 import type { CliIO } from './io.ts';
+import { registerPolicyCommands } from './policy-commands.ts';
 import { registerResourceCommands } from './resource-commands.ts';
 import type { CommandContext } from './resource-commands.ts';
 
@@ -43,8 +46,11 @@ export async function runCli(argv: string[], io: CliIO = processIO()): Promise<n
   };
   registerResourceCommands(program, ctx);
   registerDatastoreCommands(program, ctx);
+  registerIpamCommands(program, ctx);
   const loadResources = async () => (await ctx.store(program)).listAll().then((l) => l.items);
   const deps = { loadResources, stdout: (s: string) => io.stdout(s), stderr: (s: string) => io.stderr(s) };
+  registerPolicyCommands(program, deps);
+  registerConnectivityCommands(program, deps);
   for (const sub of program.commands) {
     sub.exitOverride().configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   }
