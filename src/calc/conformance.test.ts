@@ -17,25 +17,27 @@ test('the cases file holds 67 cases over the 3×3 model', () => {
   assert.deepEqual(file.model.columns, ['x/a', 'x/b', 'x/c', 'y/a', 'y/b', 'y/c', 'z/a', 'z/b', 'z/c']);
 });
 
-test('every case passes: every step, every probe, every cell (loopback excepted)', () => {
-  const run = runConformance(text);
-  assert.equal(run.cases.length, 67);
-  const failures = run.cases.filter(caseFailed).map((c) => `${c.id}: ${c.error ?? `${c.failed} cells wrong`}`);
-  assert.deepEqual(failures, []);
-  for (const c of run.cases) {
-    const spec = file.cases.find((x) => x.id === c.id)!;
-    const wanted = (spec.probes ?? []).length + (spec.steps ?? []).reduce((n, s) => n + (s.probes ?? []).length, 0);
-    assert.equal(c.probes.length, wanted, `${c.id} ran all its probes`);
-    for (const p of c.probes) {
-      const loopback = p.rows.filter((r) => p.columns.includes(r)).length;
-      assert.equal(p.passed + p.failed, p.rows.length * p.columns.length - loopback);
-      assert.equal(p.skipped, 0);
+for (const engine of ['graph', 'snapshot'] as const) {
+  test(`every case passes (${engine} engine): every step, every probe, every cell (loopback excepted)`, () => {
+    const run = runConformance(text, { engine });
+    assert.equal(run.cases.length, 67);
+    const failures = run.cases.filter(caseFailed).map((c) => `${c.id}: ${c.error ?? `${c.failed} cells wrong`}`);
+    assert.deepEqual(failures, []);
+    for (const c of run.cases) {
+      const spec = file.cases.find((x) => x.id === c.id)!;
+      const wanted = (spec.probes ?? []).length + (spec.steps ?? []).reduce((n, s) => n + (s.probes ?? []).length, 0);
+      assert.equal(c.probes.length, wanted, `${c.id} ran all its probes`);
+      for (const p of c.probes) {
+        const loopback = p.rows.filter((r) => p.columns.includes(r)).length;
+        assert.equal(p.passed + p.failed, p.rows.length * p.columns.length - loopback);
+        assert.equal(p.skipped, 0);
+      }
     }
-  }
-  const sctp = run.cases.flatMap((c) => c.probes).filter((p) => p.protocol === 'SCTP');
-  assert.ok(sctp.length >= 4, 'SCTP probes are evaluated, not skipped');
-  assert.ok(sctp.every((p) => p.passed > 0 && p.failed === 0));
-});
+    const sctp = run.cases.flatMap((c) => c.probes).filter((p) => p.protocol === 'SCTP');
+    assert.ok(sctp.length >= 4, 'SCTP probes are evaluated, not skipped');
+    assert.ok(sctp.every((p) => p.passed > 0 && p.failed === 0));
+  });
+}
 
 test('compact expectations (default + rules) give the same matrix as the full form', () => {
   let compared = 0;

@@ -7,6 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import { blockOf, InvalidError, parseIp } from '../lib/index.ts';
 import { applyDefaults, kindForManifest, kindInfo, validateResource } from '../model/index.ts';
 import type { AnyResource, KindName, Labels } from '../model/index.ts';
+import { DesiredState } from '../dataplane-api/index.ts';
+import { CalcGraph, diffResources } from './calc-graph.ts';
 import { PolicyEvaluator } from './evaluator.ts';
 import { isPolicyKind } from './policy-model.ts';
 
@@ -180,6 +182,12 @@ interface PodInfo {
 
 const MODEL_LABEL = 'kubernetes.io/metadata.name';
 
+/**
+ * `graph` (default): the incremental calc graph for a whole-cluster host ('*') is fed the changes of every
+ * step and the evaluator walks its output; `snapshot`: the state is recomputed from scratch at each step.
+ */
+export type ConformanceEngine = 'graph' | 'snapshot';
+
 export class SimulatedCluster {
   private readonly nsLabels = new Map<string, Labels>();
   private readonly pods = new Map<string, PodInfo>();
@@ -188,8 +196,13 @@ export class SimulatedCluster {
   private nextHost = 10;
   private readonly nsIndex = new Map<string, number>();
   private evaluator: PolicyEvaluator | undefined;
+  private readonly engine: ConformanceEngine;
+  private readonly graph = new CalcGraph({ hostname: '*' });
+  private readonly mirror = new DesiredState();
+  private fed: AnyResource[] = [];
 
-  constructor(model: ConformanceModel) {
+  constructor(model: ConformanceModel, engine: ConformanceEngine = 'graph') {
+    this.engine = engine;
     this.served = model.served;
     for (const [ns, labels] of Object.entries(model.namespaces)) this.createNamespace(ns, labels);
     for (const ns of Object.keys(model.namespaces)) {
@@ -316,7 +329,15 @@ export class SimulatedCluster {
   }
 
   evaluatorNow(): PolicyEvaluator {
-    if (!this.evaluator) this.evaluator = new PolicyEvaluator(this.resources());
+    if (this.evaluator) return this.evaluator;
+    const resources = this.resources();
+    if (this.engine === 'snapshot') {
+      this.evaluator = new PolicyEvaluator(resources);
+    } else {
+      this.mirror.applyAll(this.graph.apply(diffResources(this.fed, resources)));
+      this.fed = resources;
+      this.evaluator = new PolicyEvaluator(this.mirror, { problems: this.graph.problems() });
+    }
     return this.evaluator;
   }
 
@@ -403,7 +424,7 @@ function runProbe(cluster: SimulatedCluster, probe: Probe, columns: string[], st
   };
 }
 
-export function runConformanceCase(file: ConformanceFile, c: ConformanceCase): CaseResult {
+export function runConformanceCase(file: ConformanceFile, c: ConformanceCase, engine: ConformanceEngine = 'graph'): CaseResult {
   const result: CaseResult = { id: c.id, ...(c.name ? { name: c.name } : {}), passed: 0, failed: 0, skipped: 0, probes: [] };
   const add = (p: ProbeResult) => {
     result.probes.push(p);
@@ -412,7 +433,7 @@ export function runConformanceCase(file: ConformanceFile, c: ConformanceCase): C
     result.skipped += p.skipped;
   };
   try {
-    const cluster = new SimulatedCluster(file.model);
+    const cluster = new SimulatedCluster(file.model, engine);
     // Tiers first, so the policies that use them find them (as `brindlectl apply` orders a batch).
     const policies = [...(c.policies ?? [])].map((p, i) => ({ p, i }))
       .sort((a, b) => Number(b.p.kind === 'Tier') - Number(a.p.kind === 'Tier') || a.i - b.i);
@@ -434,13 +455,13 @@ export interface ConformanceRun {
   unknownIds: string[];
 }
 
-export function runConformance(text: string, options: { only?: string[] } = {}): ConformanceRun {
+export function runConformance(text: string, options: { only?: string[]; engine?: ConformanceEngine } = {}): ConformanceRun {
   const file = parseConformanceFile(text);
   const only = options.only && options.only.length > 0 ? new Set(options.only) : undefined;
   const cases = file.cases.filter((c) => !only || only.has(c.id));
   const known = new Set(file.cases.map((c) => c.id));
   return {
-    cases: cases.map((c) => runConformanceCase(file, c)),
+    cases: cases.map((c) => runConformanceCase(file, c, options.engine)),
     unknownIds: [...(only ?? [])].filter((id) => !known.has(id)),
   };
 }

@@ -9,10 +9,9 @@ import { DesiredState, PROTO, walkEndpoint, walkTiers } from '../dataplane-api/i
 import type {
   Direction, HostEndpointState, Packet, TierPolicies, WalkDecision, WalkResult, WalkStep, WorkloadEndpointState,
 } from '../dataplane-api/index.ts';
-import type { HostHolder, WorkloadHolder } from './endpoints.ts';
 import { protocolNumber } from './rule-compiler.ts';
 import { computeSnapshot } from './snapshot-state.ts';
-import type { ResourceIndex, SnapshotProblem } from './snapshot-state.ts';
+import type { SnapshotProblem } from './snapshot-state.ts';
 
 /** `NS/POD` (a workload), `hep:NAME` (a host endpoint) or an IP address. */
 export type FlowEndpointRef = string;
@@ -90,32 +89,56 @@ function firstIp(nets: string[]): string | undefined {
   return n ? n.slice(0, n.indexOf('/')) : undefined;
 }
 
+export interface EvaluatorOptions {
+  /** Problems the state was computed with (ignored resources), reported by the trace. */
+  problems?: SnapshotProblem[];
+  /** AgentConfiguration `default`, for failsafe ports. */
+  config?: AgentConfiguration;
+}
+
 export class PolicyEvaluator {
-  readonly state = new DesiredState();
-  readonly index: ResourceIndex;
+  readonly state: DesiredState;
   readonly problems: SnapshotProblem[];
   private readonly failsafeIn: FailsafePort[];
   private readonly failsafeOut: FailsafePort[];
 
-  constructor(resources: readonly AnyResource[]) {
-    const snap = computeSnapshot(resources, { hostname: '*' });
-    this.state.applyAll(snap.messages);
-    this.index = snap.index;
-    this.problems = snap.problems;
-    const cfg = resources.find((r): r is AgentConfiguration => r.kind === 'AgentConfiguration' && r.metadata?.name === 'default');
+  /**
+   * From resources (computes a whole-cluster snapshot), or from a desired state someone already has, such
+   * as the mirror of a calc graph run with hostname '*'.
+   */
+  constructor(source: readonly AnyResource[] | DesiredState, options: EvaluatorOptions = {}) {
+    let cfg = options.config;
+    if (source instanceof DesiredState) {
+      this.state = source;
+      this.problems = options.problems ?? [];
+    } else {
+      const snap = computeSnapshot(source, { hostname: '*' });
+      this.state = new DesiredState();
+      this.state.applyAll(snap.messages);
+      this.problems = snap.problems;
+      cfg = cfg ?? source.find((r): r is AgentConfiguration => r.kind === 'AgentConfiguration' && r.metadata?.name === 'default');
+    }
     const norm = (l: Array<{ protocol: string; port: number; net?: string }>) => l.map((p) => ({ ...p, protocol: p.protocol.toLowerCase() }));
     this.failsafeIn = cfg?.spec?.failsafeInboundHostPorts ? norm(cfg.spec.failsafeInboundHostPorts) : DEFAULT_FAILSAFE_INBOUND;
     this.failsafeOut = cfg?.spec?.failsafeOutboundHostPorts ? norm(cfg.spec.failsafeOutboundHostPorts) : DEFAULT_FAILSAFE_OUTBOUND;
   }
 
-  private workloadByIp(ip: string): WorkloadHolder | undefined {
-    const canon = canonicalIp(ip);
-    return this.index.workloads.find((w) => w.nets.some((n) => n.slice(0, n.indexOf('/')) === canon));
+  private sortedWorkloads(): WorkloadEndpointState[] {
+    return [...this.state.workloadEndpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  private hostByIp(ip: string): HostHolder | undefined {
+  private sortedHosts(): HostEndpointState[] {
+    return [...this.state.hostEndpoints.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private workloadByIp(ip: string): WorkloadEndpointState | undefined {
     const canon = canonicalIp(ip);
-    return this.index.hosts.find((h) => h.nets.some((n) => n.slice(0, n.indexOf('/')) === canon));
+    return this.sortedWorkloads().find((w) => [...w.ipv4Nets, ...w.ipv6Nets].some((n) => n.slice(0, n.indexOf('/')) === canon));
+  }
+
+  private hostByIp(ip: string): HostEndpointState | undefined {
+    const canon = canonicalIp(ip);
+    return this.sortedHosts().find((h) => h.expectedIPs.some((e) => canonicalIp(e) === canon));
   }
 
   /** Resolves `NS/POD`, `hep:NAME` or an address; throws InvalidError naming what was not found. */
@@ -124,17 +147,17 @@ export class PolicyEvaluator {
     if (tryParseIp(text)) {
       const ip = canonicalIp(text);
       const w = this.workloadByIp(ip);
-      if (w) return { kind: 'workload', id: w.id, namespace: w.state.namespace, name: w.state.name, node: w.state.node, ip };
+      if (w) return { kind: 'workload', id: w.id, namespace: w.namespace, name: w.pod ?? w.name, node: w.node, ip };
       const h = this.hostByIp(ip);
-      if (h) return { kind: 'host', id: h.id, name: h.state.name, node: h.state.node, ip };
+      if (h) return { kind: 'host', id: h.id, name: h.name, node: h.node, ip };
       return { kind: 'address', ip };
     }
     if (text.startsWith('hep:')) {
       const name = text.slice(4);
-      const h = this.index.hosts.find((x) => x.state.name === name);
+      const h = this.state.hostEndpoints.get(`hep:${name}`);
       if (!h) throw new InvalidError('', `host endpoint "${name}" not found`);
-      const ip = this.pickIp(h.nets, family, `host endpoint "${name}"`);
-      return { kind: 'host', id: h.id, name, node: h.state.node, ip };
+      const ip = this.pickIp(h.expectedIPs.map((e) => `${e}/${e.includes(':') ? 128 : 32}`), family, `host endpoint "${name}"`);
+      return { kind: 'host', id: h.id, name, node: h.node, ip };
     }
     const slash = text.indexOf('/');
     if (slash <= 0 || slash === text.length - 1 || text.indexOf('/', slash + 1) >= 0) {
@@ -142,10 +165,12 @@ export class PolicyEvaluator {
     }
     const ns = text.slice(0, slash);
     const name = text.slice(slash + 1);
-    const w = this.index.findWorkload(ns, name);
+    // A WorkloadEndpoint by its own name first, then the endpoint of a pod by that name.
+    const all = this.sortedWorkloads().filter((w) => w.namespace === ns);
+    const w = all.find((x) => x.name === name) ?? all.find((x) => x.pod === name);
     if (!w) throw new InvalidError('', `workload "${ns}/${name}" not found (no WorkloadEndpoint or Pod by that name)`);
-    const ip = this.pickIp(w.nets, family, `workload "${ns}/${name}"`);
-    return { kind: 'workload', id: w.id, namespace: ns, name: w.state.name, node: w.state.node, ip };
+    const ip = this.pickIp([...w.ipv4Nets, ...w.ipv6Nets], family, `workload "${ns}/${name}"`);
+    return { kind: 'workload', id: w.id, namespace: ns, name: w.pod ?? w.name, node: w.node, ip };
   }
 
   private pickIp(nets: string[], family: 4 | 6 | undefined, what: string): string {

@@ -14,4 +14,6 @@ export * from './routes.ts';
 export * from './snapshot-state.ts';
 export * from './evaluator.ts';
 export * from './rule-text.ts';
+export * from './selector-index.ts';
+export * from './calc-graph.ts';
 export * from './conformance.ts';

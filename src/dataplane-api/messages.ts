@@ -124,6 +124,8 @@ export interface WorkloadEndpointState {
   source: 'wep' | 'pod';
   namespace: string;
   name: string;
+  /** The Kubernetes pod this endpoint belongs to, when it is one. */
+  pod?: string;
   node: string;
   orchestrator: string;
   interfaceName?: string;
