@@ -36,7 +36,7 @@ if (etcdAvailable()) {
   },
   // Every etcd write (a losing compare-and-swap included) is a raft round with an fsync, so the
   // contention tests are smaller than on SQLite; they still race several writers on one key.
-  { asyncCallers: 8, incrementsPerCaller: 10, processes: 4, incrementsPerProcess: 100 });
+  { asyncCallers: 8, incrementsPerCaller: 10, processes: 4, incrementsPerProcess: 50 });
 } else {
   describe('datastore contract: etcd', () => {
     it('runs against a throwaway etcd', { skip: `${ETCD_BINARY} is not installed (apt-get install etcd-server)` }, () => {});

@@ -106,12 +106,17 @@ describe('SqliteDatastore', () => {
     holder.exec('BEGIN IMMEDIATE');
     try {
       const started = Date.now();
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 5);
       await assert.rejects(store.update('/k', '2'), (err: Error) => {
         assert.ok(err instanceof DatastoreError, `expected DatastoreError, got ${err}`);
-        assert.match(err.message, /could not update "\/k": another process held the write lock too long/);
+        assert.match(err.message, /could not update "\/k": another process held the write lock for more than 100 ms/);
         return true;
       });
       assert.ok(Date.now() - started < 3000);
+      // The wait is asynchronous: timers kept firing while the writer waited for the lock.
+      assert.ok(ticks >= 10, `event loop blocked while waiting for the lock (${ticks} ticks)`);
+      clearInterval(ticker);
       // Reads are not blocked by a writer in WAL mode.
       assert.equal((await store.get('/k'))?.value, '1');
     } finally {

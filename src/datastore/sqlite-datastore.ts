@@ -34,7 +34,10 @@ const PUT = 0;
 const DELETE = 1;
 
 export interface SqliteDatastoreOptions {
-  /** How long a writer waits for another process's write lock before failing (ms). */
+  /**
+   * How long a writer waits for another process's write lock before failing (ms). The wait is
+   * asynchronous (the event loop keeps running) with short randomised retries.
+   */
   busyTimeoutMs?: number;
   /** Watch poll period (ms); each poll is one `PRAGMA data_version` (a few µs). */
   pollIntervalMs?: number;
@@ -82,17 +85,19 @@ export class SqliteDatastore implements Datastore {
 
   readonly #stmt: Statements;
   readonly #writeTxn: <T>(fn: () => T) => T;
+  readonly #busyTimeoutMs: number;
   readonly #readTxn: <T>(fn: () => T) => T;
 
   constructor(path: string, options: SqliteDatastoreOptions = {}) {
     this.path = resolve(path);
     this.url = `sqlite:${this.path}`;
     this.#pollIntervalMs = options.pollIntervalMs ?? 2;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.#retainRevisions = options.retainRevisions ?? 10_000;
     let db: Database.Database | undefined;
     try {
       ensureParentDirectory(this.path);
-      db = new Database(this.path, { timeout: options.busyTimeoutMs ?? 5000 });
+      db = new Database(this.path, { timeout: this.#busyTimeoutMs });
       // WAL lets readers (watch pollers, gets) run beside the one writer of the moment.
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -106,7 +111,19 @@ export class SqliteDatastore implements Datastore {
     this.#stmt = prepareStatements(db);
     const write = db.transaction((fn: () => unknown) => fn());
     const read = db.transaction((fn: () => unknown) => fn());
-    this.#writeTxn = <T>(fn: () => T) => write.immediate(fn) as T;
+    // Writers must not sit in SQLite's own busy handler: it blocks the event loop and sleeps in
+    // coarse steps (1, 2, 5, 10 … 100 ms). BEGIN IMMEDIATE runs with no busy wait instead, and
+    // #write retries asynchronously.
+    const noWait = db.prepare('PRAGMA busy_timeout = 0').pluck();
+    const restore = db.prepare(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`).pluck();
+    this.#writeTxn = <T>(fn: () => T) => {
+      noWait.get();
+      try {
+        return write.immediate(fn) as T;
+      } finally {
+        restore.get();
+      }
+    };
     this.#readTxn = <T>(fn: () => T) => read.deferred(fn) as T;
   }
 
@@ -194,7 +211,7 @@ export class SqliteDatastore implements Datastore {
 
   async compact(revision: number): Promise<void> {
     this.#checkOpen();
-    this.#write(`compact to revision ${revision}`, '', () => {
+    await this.#write(`compact to revision ${revision}`, '', () => {
       const current = this.#stmt.revision.get() as number;
       if (!Number.isSafeInteger(revision) || revision > current) {
         throw new InvalidError('', `Cannot compact to revision ${revision}: the store is at revision ${current}`);
@@ -247,13 +264,26 @@ export class SqliteDatastore implements Datastore {
     return rev;
   }
 
-  #write<T>(op: string, key: string, fn: () => T): T {
+  async #write<T>(op: string, key: string, fn: () => T): Promise<T> {
     this.#checkOpen();
-    const result = this.#run(op, key, () => this.#writeTxn(fn));
-    // This connection's own commits do not move data_version, so tell the poller directly.
-    this.#dirty = true;
-    this.#kick();
-    return result;
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = this.#run(op, key, () => this.#writeTxn(fn));
+        // This connection's own commits do not move data_version, so tell the poller directly.
+        this.#dirty = true;
+        this.#kick();
+        return result;
+      } catch (err) {
+        const busy = err instanceof DatastoreError && isBusy(err.cause);
+        if (!busy || Date.now() - started >= this.#busyTimeoutMs) throw err;
+      }
+      // Another process holds the write lock (typically for well under a millisecond): yield,
+      // then back off with jitter so several waiting processes do not retry in lockstep.
+      if (attempt < 2) await new Promise((resolve) => setImmediate(resolve));
+      else await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** (attempt - 2), 8)));
+      this.#checkOpen();
+    }
   }
 
   /** Runs fn, turning SQLite failures into DatastoreError; contract errors pass through. */
@@ -263,10 +293,9 @@ export class SqliteDatastore implements Datastore {
     } catch (err) {
       if (isBrindleError(err)) throw err;
       const what = key ? `${op} "${key}"` : op;
-      const code = (err as { code?: string }).code;
-      if (code === 'SQLITE_BUSY') {
+      if (isBusy(err)) {
         throw new DatastoreError(
-          `SQLite datastore "${this.path}" could not ${what}: another process held the write lock too long (${reasonOf(err)})`,
+          `SQLite datastore "${this.path}" could not ${what}: another process held the write lock for more than ${this.#busyTimeoutMs} ms (${reasonOf(err)})`,
           { cause: err },
         );
       }
@@ -446,6 +475,11 @@ function prepareStatements(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
 
 function toEvent([rev, key, type, value, createRev]: ChangeRow): { rev: number; key: string; event: WatchEvent } {
   const k = key.toString('utf8');
