@@ -363,6 +363,7 @@ class EtcdWatch {
   #attempts = 0;
   #lastData = Date.now();
   #retryTimer: NodeJS.Timeout | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
   #lastReason = '';
 
@@ -404,15 +405,17 @@ class EtcdWatch {
     const broken = (reason: string): void => {
       if (generation === this.#generation) this.#broken(reason);
     };
+    // Until etcd confirms the watch ("created"), silence is a failure like a refused connection.
+    clearTimeout(this.#connectTimer);
     const connectTimer = setTimeout(
       () => broken(`no answer within ${this.#store.requestTimeoutMs} ms`),
       this.#store.requestTimeoutMs,
     );
     connectTimer.unref();
+    this.#connectTimer = connectTimer;
     req.on('socket', (socket) => socket.unref());
     req.on('error', (err) => broken(describeConnectionError(err, this.#store.requestTimeoutMs).reason));
     req.on('response', (res) => {
-      clearTimeout(connectTimer);
       res.setEncoding('utf8');
       let buffer = '';
       if (res.statusCode !== 200) {
@@ -445,7 +448,6 @@ class EtcdWatch {
       res.on('close', () => broken('etcd closed the watch stream'));
       res.on('error', (err) => broken(describeConnectionError(err, 0).reason));
     });
-    req.on('close', () => clearTimeout(connectTimer));
     req.end(body);
   }
 
@@ -471,6 +473,7 @@ class EtcdWatch {
       return;
     }
     if (r.created) {
+      clearTimeout(this.#connectTimer);
       this.#established = true;
       this.#failingSince = undefined;
       this.#attempts = 0;
@@ -525,6 +528,7 @@ class EtcdWatch {
   #broken(reason: string): void {
     if (this.#closed) return;
     this.#generation++;
+    clearTimeout(this.#connectTimer);
     this.#request?.destroy();
     this.#request = undefined;
     this.#established = false;
@@ -557,6 +561,7 @@ class EtcdWatch {
     this.#closed = true;
     this.#generation++;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#connectTimer);
     clearInterval(this.#probeTimer);
     this.#request?.destroy();
     this.#request = undefined;
