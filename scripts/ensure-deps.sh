@@ -8,6 +8,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 need_apt=()
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
+# CNI plugin tests and bench/cni: the reference plugins (bridge, host-local, loopback) as the anchor,
+# nsenter/ping inside namespaces, and two real runtimes (podman with runc; containerd's ctr) that call
+# our plugin with a busybox root file system.
+[ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
+command -v nsenter >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+command -v ctr >/dev/null 2>&1 || need_apt+=(containerd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "brindle: missing Debian packages ${need_apt[*]} and not root; install them with apt-get" >&2
