@@ -48,6 +48,17 @@ export interface CalcGraphOptions {
   hostname: string;
 }
 
+export interface CalcGraphStats {
+  holders: number;
+  localEndpoints: number;
+  policies: number;
+  activePolicies: number;
+  ipSets: number;
+  routes: number;
+  policySelectorEvaluations: number;
+  ipSetSelectorEvaluations: number;
+}
+
 export interface CalcProblem {
   resource: string;
   message: string;
@@ -195,6 +206,20 @@ export class CalcGraph implements ProfileInputs {
 
   profile(name: string): Profile | undefined {
     return this.profilesByName.get(name);
+  }
+
+  /** Sizes and work counters, for benchmarks and for tests that check the indexes avoid scans. */
+  stats(): CalcGraphStats {
+    return {
+      holders: this.holders.size,
+      localEndpoints: this.locals.size,
+      policies: this.policies.size,
+      activePolicies: this.activePolicies.size,
+      ipSets: this.ipSets.size,
+      routes: this.sentRoutes.size,
+      policySelectorEvaluations: this.policyIndex.evaluations,
+      ipSetSelectorEvaluations: this.ipSetIndex.evaluations,
+    };
   }
 
   /** Resources the graph treats as absent because they could not be used, with the reason. */
