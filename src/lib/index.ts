@@ -3,3 +3,4 @@
 
 export * from './errors.ts';
 export * from './cidr.ts';
+export * from './kernel-names.ts';
