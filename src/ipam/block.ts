@@ -103,9 +103,9 @@ export function reservedRanges(block: AllocationBlock, reserved: readonly Cidr[]
     if (r.family !== c.family) continue;
     const rLo = r.network;
     const rHi = r.network + cidrSize(r) - 1n;
+    if (rHi < c.network || rLo > c.network + size - 1n) continue;
     const lo = rLo > c.network ? rLo - c.network : 0n;
     const hi = rHi < c.network + size - 1n ? rHi - c.network : size - 1n;
-    if (rHi < c.network || rLo > c.network + size - 1n) continue;
     out.push([Number(lo), Number(hi)]);
   }
   return out;

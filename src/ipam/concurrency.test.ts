@@ -1,9 +1,9 @@
 // Many processes allocating from one pool at once must never hand out an address twice: 4 child
 // processes (two sharing a host, so they fight over the same blocks, and two other hosts racing
 // for block claims) against SQLite, and against a throwaway etcd.
-// etcd is scaled down here (4 × 250 into a nearly full pool, so claim races and borrowing happen):
-// every etcd call is an HTTP round trip and every write an fsync'd raft entry, and the full
-// 4 × 2,500 takes minutes on this machine; bench/ipam runs the full size on etcd.
+// etcd is scaled down here (512 allocations filling a 512-address pool to the last address, so claim
+// races and borrowing must happen): every etcd call is an HTTP round trip and every write an fsync'd
+// raft entry, and the full 4 × 2,500 takes minutes on this machine; bench/ipam runs it at full size.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,16 +19,17 @@ import { Ipam } from './ipam.ts';
 
 const HOSTS = ['n1', 'n1', 'n2', 'n3'];
 
-async function runAndVerify(ds: Datastore, locator: string, cidr: string, blockSize: number, perWorker: number): Promise<void> {
+/** Runs the workers and checks results and store; returns how many addresses were borrowed. */
+async function runAndVerify(ds: Datastore, locator: string, cidr: string, blockSize: number, counts: number[]): Promise<number> {
   await new ResourceStore(ds).create<IPPool>({
     apiVersion: BRINDLE_API_VERSION,
     kind: 'IPPool',
     metadata: { name: 'shared' },
     spec: { cidr, blockSize },
   });
-  const specs = HOSTS.map((host, i) => ({ host, count: perWorker, handlePrefix: `w${i}` }));
+  const specs = HOSTS.map((host, i) => ({ host, count: counts[i], handlePrefix: `w${i}` }));
   const { results } = await runAllocationWorkers(locator, specs, { timeoutMs: 150_000 });
-  const total = HOSTS.length * perWorker;
+  const total = counts.reduce((a, b) => a + b, 0);
   const all = results.flatMap((r) => r.ips);
   assert.equal(all.length, total);
   const seen = new Map<string, number>();
@@ -51,6 +52,8 @@ async function runAndVerify(ds: Datastore, locator: string, cidr: string, blockS
   for (const a of affinities) {
     assert.equal(blocks.find((b) => b.cidr === a.cidr)?.host, a.host, `affinity of ${a.host} for ${a.cidr} matches the block`);
   }
+  // Workers tag each allocation with their host: one in a block of another host was borrowed.
+  return blocks.reduce((n, b) => n + b.allocations.filter((a) => a.attrs.node !== b.host).length, 0);
 }
 
 describe('IPAM under concurrent processes', () => {
@@ -59,7 +62,7 @@ describe('IPAM under concurrent processes', () => {
     const path = join(dir, 'brindle.db');
     const ds = new SqliteDatastore(path);
     try {
-      await runAndVerify(ds, `sqlite:${path}`, '10.200.0.0/18', 26, 2500);
+      await runAndVerify(ds, `sqlite:${path}`, '10.200.0.0/18', 26, [2500, 2500, 2500, 2500]);
     } finally {
       await ds.close();
       rmSync(dir, { recursive: true, force: true });
@@ -67,14 +70,16 @@ describe('IPAM under concurrent processes', () => {
   });
 
   it(
-    'etcd: 4 processes × 250 allocations into a nearly full pool, zero duplicates',
+    'etcd: 4 processes fill a 512-address pool to the last address, borrowing at the end, zero duplicates',
     { timeout: 180_000, skip: etcdAvailable() ? false : `${ETCD_BINARY} is not installed (apt-get install etcd-server)` },
     async () => {
       const etcd = await startEtcd();
       const ds = new EtcdDatastore(etcd.url);
       try {
-        // 64 blocks of 16 for 1,000 allocations: hosts race for the last blocks and some borrow.
-        await runAndVerify(ds, `etcd:${etcd.url}`, '10.201.0.0/22', 28, 250);
+        // 32 blocks of 16 for exactly 512 allocations; n1 needs 17 blocks, n2 and n3 8 each, so at
+        // least one host must borrow, and any address lost or handed out twice fails an allocation.
+        const borrowed = await runAndVerify(ds, `etcd:${etcd.url}`, '10.201.0.0/23', 28, [130, 130, 126, 126]);
+        assert.ok(borrowed > 0, 'some addresses were borrowed from another host’s block');
       } finally {
         await ds.close();
         await etcd.stop();

@@ -734,13 +734,26 @@ export class Ipam {
       .map((kv) => ({ kv, aff: parseJson<BlockAffinity>(kv, 'block affinity') }))
       .filter(({ aff }) => aff.cidr.includes(':') === (family === 6));
     const usable = mine.filter(({ aff }) => poolOf(aff.cidr) !== undefined).sort((a, b) => b.kv.createRevision - a.kv.createRevision);
-    let first = true;
-    for (const { kv, aff } of usable) {
-      if (need() === 0) return out;
-      const pool = poolOf(aff.cidr)!;
-      if (aff.state !== 'confirmed' && !(await this.#finishClaim(ctx.host, aff.cidr, kv.key))) continue;
-      out.push(...(await this.#allocateInBlock(ctx, pool, aff.cidr, need(), true, first)));
-      first = false;
+    const tryAffine = async (entry: (typeof usable)[number], opts: { speculative?: boolean; prefetched?: KeyValue }) => {
+      const { kv, aff } = entry;
+      if (aff.state !== 'confirmed' && !(await this.#finishClaim(ctx.host, aff.cidr, kv.key))) return;
+      out.push(...(await this.#allocateInBlock(ctx, poolOf(aff.cidr)!, aff.cidr, need(), true, opts)));
+    };
+    if (usable.length > 0) await tryAffine(usable[0], { speculative: true });
+    if (need() > 0 && usable.length > 1) {
+      // The newest block is full: read all the others in one round and go to those with room.
+      const rest = usable.slice(1);
+      const kvs = await Promise.all(rest.map(({ aff }) => this.datastore.get(blockKey(aff.cidr))));
+      for (const [i, entry] of rest.entries()) {
+        if (need() === 0) break;
+        const bkv = kvs[i];
+        if (entry.aff.state === 'confirmed') {
+          if (!bkv) continue;
+          const block = decodeBlock(bkv.key, bkv.value);
+          if (affinityHost(block) !== ctx.host || pickFreeOrdinals(block, 1, reservedRanges(block, ctx.reservations)).length === 0) continue;
+        }
+        await tryAffine(entry, { prefetched: bkv });
+      }
     }
     if (need() === 0) return out;
 
@@ -755,10 +768,10 @@ export class Ipam {
             limitHit = true;
             break;
           }
-          const cidr = await this.#claimFreeBlock(ctx.host, pool);
-          if (!cidr) break;
+          const claim = await this.#claimFreeBlock(ctx.host, pool);
+          if (!claim) break;
           owned++;
-          out.push(...(await this.#allocateInBlock(ctx, pool, cidr, need(), true, false)));
+          out.push(...(await this.#allocateInBlock(ctx, pool, claim.cidr, need(), true, { prefetched: claim.kv })));
         }
         if (need() === 0) return out;
       }
@@ -774,13 +787,16 @@ export class Ipam {
       );
     }
     const { items } = await this.datastore.list(BLOCKS_PREFIX);
-    for (const kv of items) {
+    // Borrowers start at different blocks (hashed by host) so they do not all fight over the first.
+    const offset = items.length === 0 ? 0 : Number(createHash('sha256').update(ctx.host).digest().readUInt32BE(0) % items.length);
+    for (let i = 0; i < items.length; i++) {
       if (need() === 0) return out;
+      const kv = items[(offset + i) % items.length];
       const block = decodeBlock(kv.key, kv.value);
       const pool = poolOf(block.cidr);
       if (!pool) continue;
       if (pickFreeOrdinals(block, 1, reservedRanges(block, ctx.reservations)).length === 0) continue;
-      out.push(...(await this.#allocateInBlock(ctx, pool, block.cidr, need(), false, false)));
+      out.push(...(await this.#allocateInBlock(ctx, pool, block.cidr, need(), false, { prefetched: kv })));
     }
     if (need() === 0) return out;
     const details = ctx.pools.map((p) => `"${p.name}" ${p.cidr.text}`).join(', ');
@@ -797,14 +813,23 @@ export class Ipam {
    * affine to this host. Returns [] when the block has no room (or vanished). With speculative, the
    * handle is counted up in parallel with the first read of the block (one round trip less when
    * the block has room, two wasted writes when it has not): used for the likeliest block only.
+   * A prefetched value (just listed or created) saves the first read.
    */
-  async #allocateInBlock(ctx: Context, pool: PoolInfo, cidr: string, n: number, mustBeMine: boolean, speculative: boolean): Promise<AssignedAddress[]> {
+  async #allocateInBlock(
+    ctx: Context,
+    pool: PoolInfo,
+    cidr: string,
+    n: number,
+    mustBeMine: boolean,
+    opts: { speculative?: boolean; prefetched?: KeyValue },
+  ): Promise<AssignedAddress[]> {
     const key = blockKey(cidr);
     let counted = 0;
     try {
       for (let attempt = 0; attempt < this.#maxRetries; attempt++) {
         let kv: KeyValue | undefined;
-        if (attempt === 0 && speculative) {
+        if (attempt === 0 && opts.prefetched) kv = opts.prefetched;
+        else if (attempt === 0 && opts.speculative) {
           [kv] = await Promise.all([this.datastore.get(key), this.#countHandle(ctx, cidr, n)]);
           counted = n;
         } else kv = await this.datastore.get(key);
@@ -903,7 +928,7 @@ export class Ipam {
    * Claims the first free block of the pool in this host's candidate order. Returns its CIDR, or
    * undefined when no block of the pool is free.
    */
-  async #claimFreeBlock(host: string, pool: PoolInfo): Promise<string | undefined> {
+  async #claimFreeBlock(host: string, pool: PoolInfo): Promise<{ cidr: string; kv?: KeyValue } | undefined> {
     const count = blockCount(pool.cidr, pool.blockSize);
     const taken = new Set<string>();
     for (const kv of (await this.datastore.list(AFFINITIES_PREFIX)).items) {
@@ -918,7 +943,8 @@ export class Ipam {
     for (let i = 0n; i < count && misses < 256; i++) {
       const cidr = nthBlock(pool.cidr, pool.blockSize, (start + i) % count).text;
       if (taken.has(cidr)) continue;
-      if (await this.#claimBlock(host, cidr)) return cidr;
+      const claim = await this.#claimBlock(host, cidr);
+      if (claim.claimed) return { cidr, kv: claim.kv };
       misses++;
     }
     return undefined;
@@ -926,9 +952,10 @@ export class Ipam {
 
   /**
    * Two-phase claim: pending affinity → create the block (the decision) → confirm the affinity.
-   * An existing block is taken over only when nobody owns it. True when the block is this host's.
+   * An existing block is taken over only when nobody owns it. `claimed` when the block is this
+   * host's; `kv` is the block as created, when this call created it.
    */
-  async #claimBlock(host: string, cidr: string): Promise<boolean> {
+  async #claimBlock(host: string, cidr: string): Promise<{ claimed: boolean; kv?: KeyValue }> {
     const affKey = affinityKey(host, cidr);
     const pending: BlockAffinity = { host, cidr, state: 'pending' };
     try {
@@ -938,16 +965,16 @@ export class Ipam {
       // Another process of this host is claiming the same block: go on, both end up using it.
     }
     try {
-      await this.datastore.create(blockKey(cidr), encodeBlock(newBlock(parseCidr(cidr), host, this.#now())));
+      const kv = await this.datastore.create(blockKey(cidr), encodeBlock(newBlock(parseCidr(cidr), host, this.#now())));
       await this.#confirm(affKey, host, cidr);
-      return true;
+      return { claimed: true, kv };
     } catch (err) {
       if (!(err instanceof ExistsError)) {
         await this.#dropAffinity(affKey).catch(() => undefined);
         throw err;
       }
     }
-    return this.#settleExisting(host, cidr, affKey);
+    return { claimed: await this.#settleExisting(host, cidr, affKey) };
   }
 
   /** The block exists: mine → confirm; unowned → adopt it (CAS); someone else's → drop my affinity. */
@@ -998,16 +1025,21 @@ export class Ipam {
   }
 
   async #confirm(affKey: string, host: string, cidr: string): Promise<void> {
+    // A blind write is enough: only this host's processes write this key, and they all write the
+    // same confirmed value once the block is the host's.
     const confirmed = JSON.stringify({ host, cidr, state: 'confirmed' } satisfies BlockAffinity);
     for (let attempt = 0; attempt < this.#maxRetries; attempt++) {
-      const kv = await this.datastore.get(affKey);
       try {
-        if (!kv) await this.datastore.create(affKey, confirmed);
-        else if (parseJson<BlockAffinity>(kv, 'block affinity').state === 'confirmed') return;
-        else await this.datastore.update(affKey, confirmed, kv.modRevision);
+        await this.datastore.update(affKey, confirmed);
         return;
       } catch (err) {
-        if (!(err instanceof ConflictError) && !(err instanceof ExistsError) && !(err instanceof NotFoundError)) throw err;
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+      try {
+        await this.datastore.create(affKey, confirmed);
+        return;
+      } catch (err) {
+        if (!(err instanceof ExistsError)) throw err;
       }
     }
     throw new DatastoreError(`Cannot confirm affinity of block "${cidr}" for host "${host}": ${this.#maxRetries} conflicting writes in a row`);
