@@ -19,7 +19,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function percent(part: bigint, whole: bigint): string {
   if (whole === 0n) return '0%';
-  const tenths = Number((part * 1000n) / whole);
+  const tenths = Number((part * 2000n / whole + 1n) / 2n); // rounded to a tenth of a percent
   return `${(tenths / 10).toFixed(tenths % 10 === 0 ? 0 : 1)}%`;
 }
 
