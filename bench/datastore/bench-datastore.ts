@@ -1,8 +1,9 @@
 // Datastore benchmark: our SQLite and etcd backends beside their raw engines in the same run
-// (rounds alternate brindle / anchor, medians and ratios printed, exit 0 whatever the numbers).
+// (rounds alternate brindle / anchor, the order rotating each round; medians and ratios printed;
+// exit 0 whatever the numbers).
 //   1. SQLite write latency and writes/s    vs a plain better-sqlite3 insert loop (same pragmas)
 //   2. SQLite watch delivery across processes vs a hand-written 1 ms better-sqlite3 poller
-//   3. etcd write latency and writes/s      vs plain fetch puts to the same gateway
+//   3. etcd write latency and writes/s      vs plain puts (fetch, node:http) to the same gateway
 // Run: node --import tsx bench/datastore/bench-datastore.ts [--rounds N]   (default 9, at least 5)
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import Database from 'better-sqlite3';
 import { EtcdDatastore } from '../../src/datastore/etcd-datastore.ts';
 import { etcdAvailable, startEtcd } from '../../src/datastore/etcd-process.ts';
@@ -72,6 +74,19 @@ async function concurrent(n: number, inFlight: number, op: (i: number) => Promis
   return stats(latencies, now() - start);
 }
 
+/**
+ * Runs the arms of one round in an order rotated by the round number, so no arm always runs first
+ * (right after another arm's burst, when the store may still be flushing) or always last.
+ */
+async function inRotation<T>(round: number, arms: Array<() => Promise<T>>): Promise<T[]> {
+  const results = new Array<T>(arms.length);
+  for (let k = 0; k < arms.length; k++) {
+    const index = (k + round) % arms.length;
+    results[index] = await arms[index]();
+  }
+  return results;
+}
+
 interface Row {
   what: string;
   brindle: string;
@@ -100,8 +115,10 @@ async function benchSqliteWrites(dir: string, rounds: number): Promise<void> {
   const anchor: RoundStats[] = [];
   console.log(`\n## 1. SQLite writes: ${N} sequential writes per round (synchronous=FULL, WAL)`);
   for (let r = 0; r < rounds; r++) {
-    const a = await sequential(N, (i) => store.update(`/bench/w/${i % 64}`, value));
-    const b = await sequential(N, (i) => insert.run(`/bench/w/${i % 64}`, value));
+    const [a, b] = await inRotation(r, [
+      () => sequential(N, (i) => store.update(`/bench/w/${i % 64}`, value)),
+      () => sequential(N, (i) => insert.run(`/bench/w/${i % 64}`, value)),
+    ]);
     ours.push(a);
     anchor.push(b);
     console.log(
@@ -181,7 +198,7 @@ async function deliveryRound(
 }
 
 async function benchSqliteWatch(dir: string, rounds: number): Promise<void> {
-  const N = 200;
+  const N = 150;
   const path = join(dir, 'watch.db');
   const store = new SqliteDatastore(path);
   const writer = new Writer(path);
@@ -193,7 +210,7 @@ async function benchSqliteWatch(dir: string, rounds: number): Promise<void> {
   const anchor: RoundStats[] = [];
   console.log(`\n## 2. SQLite watch delivery: ${N} writes per round in a child process → watcher here (write returned → event)`);
   for (let r = 0; r < rounds; r++) {
-    const a = await deliveryRound(writer, `ours${r}`, N, (onValue) => {
+    const oursArm = (): Promise<number[]> => deliveryRound(writer, `ours${r}`, N, (onValue) => {
       let handle: { close(): Promise<void> } | undefined;
       const ready = store.revision().then((rev) => {
         handle = store.watch('/bench/watch/', rev, {
@@ -206,7 +223,7 @@ async function benchSqliteWatch(dir: string, rounds: number): Promise<void> {
         await handle?.close();
       };
     });
-    const b = await deliveryRound(writer, `raw${r}`, N, (onValue) => {
+    const rawArm = (): Promise<number[]> => deliveryRound(writer, `raw${r}`, N, (onValue) => {
       let cursor = raw.prepare<[], number>('SELECT coalesce(max(rev), 0) FROM changes').pluck().get() as number;
       const timer = setInterval(() => {
         for (const row of rawChanges.all(cursor)) {
@@ -216,6 +233,7 @@ async function benchSqliteWatch(dir: string, rounds: number): Promise<void> {
       }, 1);
       return () => clearInterval(timer);
     });
+    const [a, b] = await inRotation(r, [oursArm, rawArm]);
     const sa = stats(a, 1);
     const sb = stats(b, 1);
     ours.push(sa);
@@ -244,16 +262,17 @@ async function benchEtcd(rounds: number): Promise<void> {
     return;
   }
   const etcd = await startEtcd();
+  const agent = new http.Agent({ keepAlive: true });
   try {
     const N = 150;
     const C = 16;
-    const NC = 400;
+    const NC = 300;
     const text = JSON.stringify({ spec: { cidr: '10.65.0.0/26', allocations: 'x'.repeat(150) } });
     const store = new EtcdDatastore(etcd.url);
     for (let i = 0; i < 64; i++) await store.create(`/bench/e/${i}`, text);
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const value = b64(text);
-    const post = async (path: string, body: unknown): Promise<void> => {
+    const viaFetch = async (path: string, body: unknown): Promise<void> => {
       const res = await fetch(`${etcd.url}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -262,54 +281,88 @@ async function benchEtcd(rounds: number): Promise<void> {
       if (!res.ok) throw new Error(`raw ${path} failed: HTTP ${res.status}`);
       await res.json();
     };
-    const ours = (i: number): Promise<unknown> => store.update(`/bench/e/${i % 64}`, text);
-    const rawPut = (i: number): Promise<void> => post('/v3/kv/put', { key: b64(`/bench/e/${i % 64}`), value });
+    const viaHttp = (path: string, body: unknown): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const payload = JSON.stringify(body);
+        const req = http.request(`${etcd.url}${path}`, {
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        });
+        req.on('response', (res) => {
+          let answer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (answer += chunk));
+          res.on('end', () => (res.statusCode === 200 ? resolve(void JSON.parse(answer)) : reject(new Error(`raw ${path}: HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+    const putBody = (i: number): unknown => ({ key: b64(`/bench/e/${i % 64}`), value });
     // The very request update() sends, built by hand: isolates the client's own cost.
-    const rawTxn = (i: number): Promise<void> => {
+    const txnBody = (i: number): unknown => {
       const key = b64(`/bench/e/${i % 64}`);
-      return post('/v3/kv/txn', {
+      return {
         compare: [{ key, target: 'VERSION', result: 'GREATER', version: '0' }],
         success: [{ request_put: { key, value, prev_kv: true } }],
         failure: [{ request_range: { key } }],
-      });
+      };
     };
-    // Warm all paths (connection pools, etcd's caches) before measuring.
-    for (const op of [ours, rawPut, rawTxn]) await sequential(50, op);
+    const ops: Record<string, (i: number) => Promise<unknown>> = {
+      brindle: (i) => store.update(`/bench/e/${i % 64}`, text),
+      'put/fetch': (i) => viaFetch('/v3/kv/put', putBody(i)),
+      'put/http': (i) => viaHttp('/v3/kv/put', putBody(i)),
+      'txn/http': (i) => viaHttp('/v3/kv/txn', txnBody(i)),
+    };
+    const names = Object.keys(ops);
+    // Warm all paths (connection pools, fetch's lazy start-up, etcd's caches) before measuring.
+    for (const name of names) await sequential(50, ops[name]);
 
-    const arms = { ours: [] as RoundStats[], put: [] as RoundStats[], txn: [] as RoundStats[], oursC: [] as RoundStats[], putC: [] as RoundStats[] };
+    const seq: Record<string, RoundStats[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const con: Record<string, RoundStats[]> = Object.fromEntries(names.map((n) => [n, []]));
     console.log(
-      `\n## 3. etcd writes: ${N} sequential and ${NC} with ${C} in flight per round; brindle update() vs raw gateway put (and the same txn by hand)`,
+      `\n## 3. etcd writes: ${N} sequential and ${NC} with ${C} in flight per round; brindle update() vs raw gateway puts ` +
+        '(plain fetch, plain node:http keep-alive) and the same txn by hand',
     );
     for (let r = 0; r < rounds; r++) {
-      const a = await sequential(N, ours);
-      const b = await sequential(N, rawPut);
-      const t = await sequential(N, rawTxn);
-      const c = await concurrent(NC, C, ours);
-      const d = await concurrent(NC, C, rawPut);
-      arms.ours.push(a);
-      arms.put.push(b);
-      arms.txn.push(t);
-      arms.oursC.push(c);
-      arms.putC.push(d);
+      const s1 = await inRotation(r, names.map((n) => () => sequential(N, ops[n])));
+      const s2 = await inRotation(r, names.map((n) => () => concurrent(NC, C, ops[n])));
+      names.forEach((n, k) => {
+        seq[n].push(s1[k]);
+        con[n].push(s2[k]);
+      });
       console.log(
-        `round ${r + 1}: sequential brindle p50 ${f(a.p50)} p99 ${f(a.p99)} ms ${f(a.perSecond, 0)}/s | raw put p50 ${f(b.p50)} p99 ${f(b.p99)} ms ${f(b.perSecond, 0)}/s` +
-          ` | raw txn ${f(t.perSecond, 0)}/s || ${C} in flight brindle ${f(c.perSecond, 0)}/s | raw put ${f(d.perSecond, 0)}/s`,
+        `round ${r + 1}: sequential ` +
+          names.map((n, k) => `${n} p50 ${f(s1[k].p50)} ms ${f(s1[k].perSecond, 0)}/s`).join(' | ') +
+          ` || ${C} in flight ` +
+          names.map((n, k) => `${n} ${f(s2[k].perSecond, 0)}/s`).join(' | '),
       );
     }
     await store.close();
-    const A = medianStats(arms.ours);
-    const B = medianStats(arms.put);
-    const T = medianStats(arms.txn);
-    const Cc = medianStats(arms.oursC);
-    const D = medianStats(arms.putC);
+    const S = Object.fromEntries(names.map((n) => [n, medianStats(seq[n])]));
+    const P = Object.fromEntries(names.map((n) => [n, medianStats(con[n])]));
     const goal = (x: number): string => `≥ 0.8×: ${x >= 0.8 ? 'met' : 'NOT met'} (${f(x, 3)})`;
+    const ratioRow = (what: string, m: Record<string, RoundStats>, anchor: string, goalText?: string): Row => {
+      const x = m.brindle.perSecond / m[anchor].perSecond;
+      return { what, brindle: f(m.brindle.perSecond, 0), anchor: `${f(m[anchor].perSecond, 0)} (raw ${anchor})`, ratio: f(x), goal: goalText ?? goal(x) };
+    };
     rows.push(
-      { what: 'etcd write latency p50 / p99 (ms), sequential', brindle: `${f(A.p50)} / ${f(A.p99)}`, anchor: `${f(B.p50)} / ${f(B.p99)} (raw put)`, ratio: `${f(A.p50 / B.p50)} / ${f(A.p99 / B.p99)}`, goal: '—' },
-      { what: 'etcd writes/s, sequential', brindle: f(A.perSecond, 0), anchor: `${f(B.perSecond, 0)} (raw put)`, ratio: f(A.perSecond / B.perSecond), goal: goal(A.perSecond / B.perSecond) },
-      { what: `etcd writes/s, ${C} in flight`, brindle: f(Cc.perSecond, 0), anchor: `${f(D.perSecond, 0)} (raw put)`, ratio: f(Cc.perSecond / D.perSecond), goal: goal(Cc.perSecond / D.perSecond) },
-      { what: 'etcd writes/s, sequential, vs the same txn sent by hand (client overhead)', brindle: f(A.perSecond, 0), anchor: `${f(T.perSecond, 0)} (raw txn)`, ratio: f(A.perSecond / T.perSecond), goal: 'context' },
+      {
+        what: 'etcd write latency p50 / p99 (ms), sequential',
+        brindle: `${f(S.brindle.p50)} / ${f(S.brindle.p99)}`,
+        anchor: `${f(S['put/http'].p50)} / ${f(S['put/http'].p99)} (raw put/http)`,
+        ratio: `${f(S.brindle.p50 / S['put/http'].p50)} / ${f(S.brindle.p99 / S['put/http'].p99)}`,
+        goal: '—',
+      },
+      ratioRow('etcd writes/s, sequential', S, 'put/fetch'),
+      ratioRow('etcd writes/s, sequential', S, 'put/http'),
+      ratioRow(`etcd writes/s, ${C} in flight`, P, 'put/fetch'),
+      ratioRow(`etcd writes/s, ${C} in flight`, P, 'put/http'),
+      ratioRow('etcd client overhead: sequential, vs the same txn by hand', S, 'txn/http', 'context'),
+      ratioRow(`etcd client overhead: ${C} in flight, vs the same txn by hand`, P, 'txn/http', 'context'),
     );
   } finally {
+    agent.destroy();
     await etcd.stop();
   }
 }
@@ -346,7 +399,8 @@ async function main(): Promise<void> {
   console.log(
     '\nAnchors: SQLite writes — plain better-sqlite3 `INSERT OR REPLACE` loop, same WAL + synchronous=FULL; ' +
       'SQLite watch — a hand-written better-sqlite3 poller reading the same table every 1 ms; ' +
-      'etcd — plain `fetch` POST /v3/kv/put to the same gateway (update() is a txn: key must exist, put with prev_kv; the hand-built txn row isolates the client). Ratios are brindle ÷ anchor (latency: lower is better; writes/s: higher is better).',
+      'etcd — POST /v3/kv/put to the same gateway with plain `fetch` and with plain node:http keep-alive (update() is a txn: key must exist, put with prev_kv; ' +
+      'the hand-built txn rows isolate the client\'s own cost). Ratios are brindle ÷ anchor (latency: lower is better; writes/s: higher is better).',
   );
 }
 

@@ -37,7 +37,61 @@ async function silentServer(): Promise<{ url: string; close(): Promise<void> }> 
   };
 }
 
+/**
+ * A fake gateway that answers the first request on each connection with keep-alive, and resets
+ * the connection on the second: a pooled socket the server dropped, seen only when reused.
+ */
+async function oneShotServer(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    let requests = 0;
+    let buffered = '';
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString();
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/content-length: *(\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0);
+      if (buffered.length < end + 4 + length) return;
+      buffered = buffered.slice(end + 4 + length);
+      if (++requests > 1) {
+        socket.resetAndDestroy();
+        return;
+      }
+      const body = '{"header":{"revision":"7"}}';
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: keep-alive\r\n\r\n${body}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 describe('EtcdDatastore without a running etcd', () => {
+  it('a pooled connection the server dropped is retried once on a fresh connection', async () => {
+    const server = await oneShotServer();
+    const store = new EtcdDatastore(server.url);
+    try {
+      assert.equal(await store.revision(), 7);
+      assert.equal(await store.revision(), 7);
+      assert.equal(await store.revision(), 7);
+      assert.equal(server.connections(), 3);
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
   it('a down etcd gives DatastoreError quickly with the URL and "connection refused"', async () => {
     const url = `http://127.0.0.1:${await unusedPort()}`;
     const store = new EtcdDatastore(url);

@@ -1,8 +1,8 @@
-// etcd v3 backend of the Datastore contract, spoken over etcd's JSON gateway with Node's own fetch
-// and http (no client library). Unary calls are POSTs to /v3/kv/*; compare-and-swap is a `txn`
+// etcd v3 backend of the Datastore contract, spoken over etcd's JSON gateway with Node's own http
+// module (no client library). Unary calls are POSTs to /v3/kv/*; compare-and-swap is a `txn`
 // comparing the key's MOD (or CREATE) revision; watch is one streaming POST to /v3/watch per watcher.
 //
-//   Datastore call ──fetch POST /v3/kv/{range,txn,compaction}──► etcd (next URL on connect failure)
+//   Datastore call ──POST /v3/kv/{range,txn,compaction}──► etcd (keep-alive; next URL on connect failure)
 //   watch ──http POST /v3/watch (JSON lines)──► onEvents; reconnects from the last revision it saw
 
 import http from 'node:http';
@@ -97,6 +97,7 @@ export class EtcdDatastore implements Datastore {
   #active = 0;
   #closed = false;
   readonly #watches = new Set<EtcdWatch>();
+  readonly #endpoints: Endpoint[];
 
   constructor(urls: string | readonly string[], options: EtcdDatastoreOptions = {}) {
     const list = (typeof urls === 'string' ? urls.split(',') : [...urls]).map((u) => u.trim()).filter(Boolean);
@@ -114,6 +115,7 @@ export class EtcdDatastore implements Datastore {
     }
     this.urls = list.map((u) => u.replace(/\/+$/, ''));
     this.url = `etcd:${this.urls.join(',')}`;
+    this.#endpoints = this.urls.map(makeEndpoint);
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#watchRetryMs = options.watchRetryMs ?? 10_000;
     this.#watchProbeMs = options.watchProbeMs ?? 30_000;
@@ -245,7 +247,10 @@ export class EtcdDatastore implements Datastore {
     if (!Number.isSafeInteger(afterRevision) || afterRevision < 0) {
       throw new InvalidError('afterRevision', `must be a revision (an integer ≥ 0), got ${afterRevision}`);
     }
-    const w = new EtcdWatch(this, prefix, afterRevision, callbacks, () => this.#watches.delete(w));
+    // The liveness check: a point read on the URL the stream uses, not the store's active URL.
+    const probe = (index: number): Promise<unknown> =>
+      post(this.#endpoints[index], '/v3/kv/range', '{"key":"AA=="}', this.#timeoutMs);
+    const w = new EtcdWatch(this, prefix, afterRevision, callbacks, probe, () => this.#watches.delete(w));
     this.#watches.add(w);
     w.connect();
     return { close: async () => w.close() };
@@ -255,6 +260,7 @@ export class EtcdDatastore implements Datastore {
     this.#closed = true;
     for (const w of [...this.#watches]) w.close();
     this.#watches.clear();
+    for (const e of this.#endpoints) e.agent.destroy();
   }
 
   // ---- plumbing shared with EtcdWatch ----
@@ -285,38 +291,130 @@ export class EtcdDatastore implements Datastore {
     this.#checkOpen();
     const payload = JSON.stringify(body);
     const failures: string[] = [];
-    for (let i = 0; i < this.urls.length; i++) {
-      const index = (this.#active + i) % this.urls.length;
-      const base = this.urls[index];
-      let status: number;
-      let text: string;
+    for (let i = 0; i < this.#endpoints.length; i++) {
+      const index = (this.#active + i) % this.#endpoints.length;
+      const endpoint = this.#endpoints[index];
+      let answer: { status: number; text: string };
       try {
-        const res = await fetch(base + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: payload,
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        });
-        status = res.status;
-        text = await res.text();
+        answer = await post(endpoint, path, payload, this.#timeoutMs);
       } catch (err) {
         const { reason, notSent } = describeConnectionError(err, this.#timeoutMs);
         if (write && !notSent) {
           // Not re-sent, but the next call starts at the next URL instead of this silent one.
-          this.#active = (index + 1) % this.urls.length;
+          this.#active = (index + 1) % this.#endpoints.length;
           throw new DatastoreError(
-            `etcd at "${base}" did not answer to ${what}: ${reason}; the write may or may not have been applied`,
+            `etcd at "${endpoint.base}" did not answer to ${what}: ${reason}; the write may or may not have been applied`,
             { cause: err },
           );
         }
-        failures.push(`"${base}": ${reason}`);
+        failures.push(`"${endpoint.base}": ${reason}`);
         continue;
       }
       this.#active = index;
-      return parseAnswer<T>(base, what, status, text);
+      return parseAnswer<T>(endpoint.base, what, answer.status, answer.text);
     }
     throw new DatastoreError(`Cannot reach etcd at ${failures.join('; at ')}`);
   }
+}
+
+/** One etcd URL with its own keep-alive connection pool. */
+interface Endpoint {
+  base: string;
+  url: URL;
+  transport: typeof http | typeof https;
+  agent: http.Agent;
+}
+
+function makeEndpoint(base: string): Endpoint {
+  const url = new URL(base);
+  const transport = url.protocol === 'https:' ? https : http;
+  // Idle keep-alive sockets are unref'd by Node, so an open store does not keep a process alive.
+  const agent = new transport.Agent({ keepAlive: true });
+  return { base, url, transport, agent };
+}
+
+/** Why a request failed, with what is known about whether it can have reached etcd. */
+class RequestFailure extends Error {
+  readonly code: string | undefined;
+  readonly connected: boolean;
+  readonly timedOut: boolean;
+  constructor(message: string, code: string | undefined, connected: boolean, timedOut: boolean, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'RequestFailure';
+    this.code = code;
+    this.connected = connected;
+    this.timedOut = timedOut;
+  }
+}
+
+/**
+ * POST over node:http with a keep-alive pool (a third of fetch's CPU per call, and no 100 ms
+ * first-call start-up in short-lived processes such as the CNI plugin). A request that fails on a
+ * pooled socket the server had already closed, before any answer, is sent once more on a fresh
+ * connection: Node's documented remedy for that race, and safe for our writes (all are txns
+ * guarded by a compare, so a duplicate can only fail its compare, never apply twice).
+ */
+async function post(endpoint: Endpoint, path: string, payload: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  try {
+    return await postOnce(endpoint, path, payload, timeoutMs);
+  } catch (err) {
+    if (err instanceof RequestFailure && (err.cause as { reusedSocket?: boolean })?.reusedSocket) {
+      return postOnce(endpoint, path, payload, timeoutMs);
+    }
+    throw err;
+  }
+}
+
+function postOnce(endpoint: Endpoint, path: string, payload: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    let timedOut = false;
+    let answered = false;
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const req = endpoint.transport.request(
+      {
+        protocol: endpoint.url.protocol,
+        hostname: endpoint.url.hostname,
+        port: endpoint.url.port,
+        path: endpoint.url.pathname.replace(/\/+$/, '') + path,
+        method: 'POST',
+        agent: endpoint.agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        answered = true;
+        res.setEncoding('utf8');
+        let text = '';
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, text })));
+        res.on('error', (err) => fail(err));
+        res.on('close', () => fail(new Error('connection closed before the answer was complete')));
+      },
+    );
+    const fail = (err: Error): void => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const retryable = req.reusedSocket && !answered && !timedOut && (code === 'ECONNRESET' || code === 'EPIPE');
+      settle(() =>
+        reject(new RequestFailure(err.message, code, connected, timedOut, Object.assign(err, { reusedSocket: retryable }))),
+      );
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new Error('timed out'));
+    }, timeoutMs);
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once('connect', () => (connected = true));
+    });
+    req.on('error', fail);
+    req.end(payload);
+  });
 }
 
 function parseAnswer<T>(base: string, what: string, status: number, text: string): T {
@@ -352,6 +450,7 @@ class EtcdWatch {
   readonly #prefix: string;
   readonly #callbacks: WatchCallbacks;
   readonly #onDone: () => void;
+  readonly #probe: (urlIndex: number) => Promise<unknown>;
   readonly #range: { key: string; range_end: string };
   #cursor: number;
   #closed = false;
@@ -367,8 +466,16 @@ class EtcdWatch {
   #probeTimer: NodeJS.Timeout | undefined;
   #lastReason = '';
 
-  constructor(store: EtcdDatastore, prefix: string, afterRevision: number, callbacks: WatchCallbacks, onDone: () => void) {
+  constructor(
+    store: EtcdDatastore,
+    prefix: string,
+    afterRevision: number,
+    callbacks: WatchCallbacks,
+    probe: (urlIndex: number) => Promise<unknown>,
+    onDone: () => void,
+  ) {
     this.#store = store;
+    this.#probe = probe;
     this.#prefix = prefix;
     this.#cursor = afterRevision;
     this.#callbacks = callbacks;
@@ -506,14 +613,7 @@ class EtcdWatch {
     this.#probeTimer = setInterval(() => {
       if (!this.#established || Date.now() - this.#lastData < every) return;
       const generation = this.#generation;
-      const base = this.#store.urls[this.#urlIndex];
-      fetch(`${base}/v3/kv/range`, {
-        method: 'POST',
-        body: JSON.stringify({ key: 'AA==' }),
-        signal: AbortSignal.timeout(this.#store.requestTimeoutMs),
-      })
-        .then(async (res) => {
-          await res.text();
+      this.#probe(this.#urlIndex).then(() => {
           if (generation === this.#generation) this.#lastData = Date.now();
         })
         .catch((err: unknown) => {
@@ -586,12 +686,14 @@ function casFailure(op: string, key: string, expected: number | undefined, res: 
 }
 
 function describeConnectionError(err: unknown, timeoutMs: number): { reason: string; notSent: boolean } {
-  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-    return { reason: `no answer within ${timeoutMs} ms`, notSent: false };
+  if (err instanceof RequestFailure && err.timedOut) {
+    // Never connected: the request cannot have reached etcd, so even a write may try elsewhere.
+    return err.connected
+      ? { reason: `no answer within ${timeoutMs} ms`, notSent: false }
+      : { reason: `connect timed out after ${timeoutMs} ms`, notSent: true };
   }
-  const code = e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code;
-  switch (code) {
+  const e = err as { code?: string; message?: string };
+  switch (e?.code) {
     case 'ECONNREFUSED':
       return { reason: 'connection refused', notSent: true };
     case 'ENOTFOUND':
@@ -601,14 +703,11 @@ function describeConnectionError(err: unknown, timeoutMs: number): { reason: str
       return { reason: 'host unreachable', notSent: true };
     case 'ENETUNREACH':
       return { reason: 'network unreachable', notSent: true };
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return { reason: 'connect timed out', notSent: true };
     case 'ECONNRESET':
+    case 'EPIPE':
       return { reason: 'connection reset', notSent: false };
-    case 'UND_ERR_SOCKET':
-      return { reason: 'connection closed by etcd', notSent: false };
     default:
-      return { reason: e?.cause?.message ?? e?.message ?? String(err), notSent: false };
+      return { reason: e?.message ?? String(err), notSent: false };
   }
 }
 
