@@ -1,7 +1,7 @@
 // A child process for the multi-process IPAM tests and benchmark: opens the store a locator names,
 // says "ready", waits for "go" on stdin (so all workers start together), then allocates COUNT
 // addresses for HOST one handle at a time (optionally releasing each handle afterwards) and prints
-// one JSON line: { ips, allocMs, releaseMs }.
+// one JSON line: { ips, allocMs, releaseMs, latenciesMs, counters } (latencies: one per allocation).
 //
 //   node --import tsx allocate-worker.ts LOCATOR HOST COUNT HANDLE_PREFIX [release]
 
@@ -24,9 +24,12 @@ for await (const line of lines) if (line.trim() === 'go') break;
 lines.close();
 
 const ips: string[] = [];
+const latenciesMs: number[] = [];
 let t0 = performance.now();
 for (let i = 0; i < count; i++) {
+  const t = performance.now();
   const r = await ipam.autoAssign({ handleId: `${prefix}-${i}`, num4: 1, attrs: { node: host } });
+  latenciesMs.push(performance.now() - t);
   ips.push(r.ipv4[0].ip);
 }
 const allocMs = performance.now() - t0;
@@ -37,4 +40,4 @@ if (mode === 'release') {
   releaseMs = performance.now() - t0;
 }
 await ds.close();
-process.stdout.write(`${JSON.stringify({ ips, allocMs, releaseMs })}\n`);
+process.stdout.write(`${JSON.stringify({ ips, allocMs, releaseMs, latenciesMs, counters: ipam.counters })}\n`);

@@ -7,8 +7,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { IpamCounters } from './ipam.ts';
 
 export const ALLOCATE_WORKER = fileURLToPath(new URL('./allocate-worker.ts', import.meta.url));
+// `--import tsx` resolves from the working directory: run children from the repository root.
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface WorkerSpec {
   host: string;
@@ -20,6 +23,9 @@ export interface WorkerResult {
   ips: string[];
   allocMs: number;
   releaseMs: number;
+  /** One per allocation, in order. */
+  latenciesMs: number[];
+  counters: IpamCounters;
 }
 
 /** Deadline for the whole run; children still running then are killed (by PID) and the run fails. */
@@ -36,7 +42,7 @@ export async function runAllocationWorkers(
   for (const [i, spec] of specs.entries()) {
     const args = ['--import', 'tsx', ALLOCATE_WORKER, locator, spec.host, String(spec.count), spec.handlePrefix];
     if (options.release) args.push('release');
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(child);
     let signalReady: () => void = () => {};
     ready.push(new Promise<void>((resolve) => (signalReady = resolve)));

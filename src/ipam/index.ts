@@ -11,6 +11,7 @@ export type {
   BlockAffinity,
   BlockInfo,
   IpamConfig,
+  IpamCounters,
   IpamHandle,
   IpamOptions,
   IpamUsage,

@@ -200,6 +200,16 @@ export interface IpInfo {
   allocation: BlockAllocation | null;
 }
 
+/** What one Ipam instance has done, for metrics and benchmarks. */
+export interface IpamCounters {
+  /** Compare-and-swap writes that lost to a concurrent writer and were retried. */
+  conflicts: number;
+  /** Blocks this instance claimed for its host. */
+  blocksClaimed: number;
+  /** Addresses handed out from blocks of other hosts. */
+  borrowed: number;
+}
+
 /** A pool (or every pool asked for) has no address left for this request. */
 export class IpamExhaustedError extends BrindleError {
   readonly pools: string[];
@@ -277,6 +287,7 @@ export class Ipam {
   readonly datastore: Datastore;
   readonly resources: ResourceStore;
   readonly host: string | undefined;
+  readonly counters: IpamCounters = { conflicts: 0, blocksClaimed: 0, borrowed: 0 };
   readonly #now: () => Date;
   readonly #maxRetries: number;
 
@@ -850,12 +861,14 @@ export class Ipam {
           await this.datastore.update(key, encodeBlock(block), kv.modRevision);
         } catch (err) {
           if (err instanceof ConflictError) {
+            this.counters.conflicts++;
             await backoff(attempt);
             continue;
           }
           if (err instanceof NotFoundError) break;
           throw err;
         }
+        if (owner !== ctx.host) this.counters.borrowed += ordinals.length;
         const extra = counted - ordinals.length;
         counted = 0;
         if (extra > 0) await this.#adjustHandle(ctx.handleId, cidr, -extra);
@@ -918,6 +931,7 @@ export class Ipam {
         return;
       } catch (err) {
         if (!(err instanceof ConflictError) && !(err instanceof ExistsError) && !(err instanceof NotFoundError)) throw err;
+        this.counters.conflicts++;
         await backoff(attempt);
       }
     }
@@ -967,6 +981,7 @@ export class Ipam {
     try {
       const kv = await this.datastore.create(blockKey(cidr), encodeBlock(newBlock(parseCidr(cidr), host, this.#now())));
       await this.#confirm(affKey, host, cidr);
+      this.counters.blocksClaimed++;
       return { claimed: true, kv };
     } catch (err) {
       if (!(err instanceof ExistsError)) {
@@ -1073,6 +1088,7 @@ export class Ipam {
         return result;
       } catch (err) {
         if (!(err instanceof ConflictError) && !(err instanceof ExistsError) && !(err instanceof NotFoundError)) throw err;
+        this.counters.conflicts++;
         await backoff(attempt);
       }
     }
