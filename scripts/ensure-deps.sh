@@ -18,6 +18,9 @@ command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v ctr >/dev/null 2>&1 || need_apt+=(containerd)
+# Dataplane tests and bench/dataplane: nft for the policy driver, iperf3 for throughput (B4).
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "brindle: missing Debian packages ${need_apt[*]} and not root; install them with apt-get" >&2
