@@ -2,7 +2,7 @@
 // the `ipam check` report with release-from-report, and the leak garbage collector. The CNI plugin
 // and brindlectl import IPAM only through this file.
 
-export { Ipam, IpamExhaustedError, DEFAULT_IPAM_CONFIG } from './ipam.ts';
+export { Ipam, IpamExhaustedError, DEFAULT_IPAM_CONFIG, STALE_CLAIM_MS } from './ipam.ts';
 export type {
   AssignedAddress,
   AssignIpRequest,

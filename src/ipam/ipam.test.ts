@@ -5,7 +5,37 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { cidrContains, ipInCidr, isBrindleError } from '../lib/index.ts';
+import type { Datastore } from '../datastore/index.ts';
+import { checkIpam } from './check.ts';
+import { Ipam } from './ipam.ts';
 import { IpamExhaustedError } from './ipam.ts';
+
+/**
+ * The store as seen by a process that is killed at its k-th write (just before it, or just after
+ * it lands): from then on every call fails, as nothing more would run. `fired` tells whether the
+ * run got that far.
+ */
+function killedAtWrite(ds: Datastore, k: number, after: boolean): { ds: Datastore; fired: () => boolean } {
+  let writes = 0;
+  let dead = false;
+  const proxy = new Proxy(ds, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (dead) throw new Error('process killed');
+        const isWrite = prop === 'create' || prop === 'update' || prop === 'delete';
+        if (isWrite && ++writes === k) {
+          dead = true;
+          if (after) await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          throw new Error('process killed');
+        }
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  return { ds: proxy, fired: () => dead };
+}
 import { forEachBackend } from './ipam-test-support.ts';
 import { affinityKey, blockKey, handleKey } from './keys.ts';
 
@@ -361,6 +391,70 @@ forEachBackend('Ipam', (env) => {
     const blocks = await hosts[0].listBlocks();
     assert.equal(blocks.reduce((s, b) => s + b.allocated, 0), 60);
     assert.equal((await hosts[0].listHandles()).length, 60);
+  });
+
+  it('a process killed at any write of a dual-stack allocation leaves nothing behind once DEL runs', async () => {
+    const e = env();
+    await e.addPool('v4', '10.180.0.0/24', { blockSize: 28 });
+    await e.addPool('v6', 'fd00:180::/120');
+    const points: string[] = [];
+    for (const after of [false, true]) {
+      for (let k = 1; ; k++) {
+        const handleId = `kill.${after ? 'after' : 'before'}.${k}`;
+        // Odd rounds use a fresh host (the claim path: affinity, block, confirm), even ones a warm host.
+        const host = k % 2 === 1 ? `fresh-${after}-${k}` : 'warm';
+        const killed = killedAtWrite(e.ds, k, after);
+        const dying = new Ipam(killed.ds, { host });
+        await dying.autoAssign({ handleId, num4: 1, num6: 1, attrs: { node: host, pod: handleId } }).catch((err: Error) => {
+          assert.equal(err.message, 'process killed');
+        });
+        if (!killed.fired()) {
+          // k went past the last write: the allocation completed; undo it and stop.
+          assert.equal((await e.ipam(host).releaseByHandle(handleId)).length, 2);
+          break;
+        }
+        points.push(`${after ? 'after' : 'before'} write ${k}`);
+        // The runtime calls DEL for the failed ADD; it must find and free whatever was taken.
+        await e.ipam(host).releaseByHandle(handleId);
+        const blocks = await e.ipam(host).listBlocks();
+        const left = blocks.flatMap((b) => b.allocations).filter((a) => a.handleId === handleId);
+        assert.deepEqual(left, [], `killed ${points.at(-1)}: addresses left for ${handleId}`);
+        assert.equal(await e.ipam(host).getHandle(handleId), undefined, `killed ${points.at(-1)}: handle left`);
+      }
+    }
+    assert.ok(points.length >= 8, `kill points exercised: ${points.join(', ')}`);
+    // Whatever half-claims were left, the hosts still allocate, and the store holds no leaks.
+    for (const host of ['warm', 'fresh-false-1', 'fresh-true-3']) {
+      const r = await e.ipam(host).autoAssign({ handleId: `after.${host}`, num4: 1, num6: 1 });
+      assert.equal(r.ipv4.length + r.ipv6.length, 2);
+    }
+    const report = await checkIpam(e.ipam('warm'));
+    assert.deepEqual(report.handlesWithoutAllocations, []);
+    assert.equal(report.summary.allocations, 6);
+    // Claims still pending belong to hosts killed mid-claim that have not allocated since: each is
+    // that host's own unfinished claim (no block yet, or the host's block not yet confirmed).
+    for (const a of await e.ipam('warm').listAffinities()) {
+      if (a.state === 'confirmed') continue;
+      const block = await e.ipam('warm').getBlock(a.cidr);
+      assert.ok(block === undefined || block.affinity === `host:${a.host}`, `pending ${a.host} ${a.cidr}`);
+    }
+  });
+
+  it('a claim left pending by a dead process stops blocking other hosts after a minute', async () => {
+    const e = env();
+    await e.addPool('one', '10.190.0.0/28', { blockSize: 28 });
+    const t0 = Date.parse('2026-03-01T10:00:00Z');
+    await e.ds.create(
+      affinityKey('dead', '10.190.0.0/28'),
+      JSON.stringify({ host: 'dead', cidr: '10.190.0.0/28', state: 'pending', claimTime: new Date(t0).toISOString() }),
+    );
+    const early = e.ipam('n2', { now: () => new Date(t0 + 30_000) });
+    await assert.rejects(early.autoAssign({ handleId: 'a', num4: 1 }), IpamExhaustedError);
+    const later = e.ipam('n2', { now: () => new Date(t0 + 60_000) });
+    const [a] = (await later.autoAssign({ handleId: 'a', num4: 1 })).ipv4;
+    assert.equal(a.block, '10.190.0.0/28');
+    assert.equal(a.borrowed, false);
+    assert.deepEqual((await later.listAffinities()).map((x) => [x.host, x.state]), [['n2', 'confirmed']]);
   });
 
   it('rejects bad requests before touching the store', async () => {

@@ -88,7 +88,16 @@ export interface BlockAffinity {
   host: string;
   cidr: string;
   state: 'pending' | 'confirmed';
+  /** When a pending claim began; another host may try the block once this is STALE_CLAIM_MS old. */
+  claimTime?: string;
 }
+
+/**
+ * A pending claim older than this (its process most likely died between the affinity and the
+ * block write) no longer keeps other hosts from trying the block. Trying is always safe: the
+ * block's create decides. Calico lets an empty block of another host be claimed after a minute.
+ */
+export const STALE_CLAIM_MS = 60_000;
 
 /** One workload attachment's allocations: block CIDR → how many addresses it holds there. */
 export interface IpamHandle {
@@ -945,8 +954,15 @@ export class Ipam {
   async #claimFreeBlock(host: string, pool: PoolInfo): Promise<{ cidr: string; kv?: KeyValue } | undefined> {
     const count = blockCount(pool.cidr, pool.blockSize);
     const taken = new Set<string>();
+    const stale = new Map<string, string[]>(); // block → keys of other hosts' stale pending claims
+    const nowMs = this.#now().getTime();
     for (const kv of (await this.datastore.list(AFFINITIES_PREFIX)).items) {
-      taken.add(parseJson<BlockAffinity>(kv, 'block affinity').cidr);
+      const aff = parseJson<BlockAffinity>(kv, 'block affinity');
+      const other = hostOfAffinityKey(kv.key) !== host;
+      const age = aff.claimTime ? nowMs - Date.parse(aff.claimTime) : 0;
+      if (other && aff.state === 'pending' && age >= STALE_CLAIM_MS) {
+        stale.set(aff.cidr, [...(stale.get(aff.cidr) ?? []), kv.key]);
+      } else taken.add(aff.cidr);
     }
     // Probing on from the host's hashed start keeps one host's blocks next to each other (fewer
     // routes once aggregated) while different hosts start far apart and rarely race.
@@ -958,7 +974,11 @@ export class Ipam {
       const cidr = nthBlock(pool.cidr, pool.blockSize, (start + i) % count).text;
       if (taken.has(cidr)) continue;
       const claim = await this.#claimBlock(host, cidr);
-      if (claim.claimed) return { cidr, kv: claim.kv };
+      if (claim.claimed) {
+        // The block is decided: other hosts' abandoned claims on it are just noise now.
+        for (const key of stale.get(cidr) ?? []) await this.#dropAffinity(key);
+        return { cidr, kv: claim.kv };
+      }
       misses++;
     }
     return undefined;
@@ -971,7 +991,7 @@ export class Ipam {
    */
   async #claimBlock(host: string, cidr: string): Promise<{ claimed: boolean; kv?: KeyValue }> {
     const affKey = affinityKey(host, cidr);
-    const pending: BlockAffinity = { host, cidr, state: 'pending' };
+    const pending: BlockAffinity = { host, cidr, state: 'pending', claimTime: this.#now().toISOString() };
     try {
       await this.datastore.create(affKey, JSON.stringify(pending));
     } catch (err) {
