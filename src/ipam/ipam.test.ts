@@ -279,6 +279,7 @@ forEachBackend('Ipam', (env) => {
     await e.addPool('v6', 'fd00:110::/120');
     const ipam = e.ipam('n1');
     const r = await ipam.autoAssign({ handleId: 'pod', num4: 2, num6: 1 });
+    assert.deepEqual((await ipam.handleAddresses('pod')).map((a) => a.ip).sort(), [...r.ipv4, ...r.ipv6].map((a) => a.ip).sort());
     const released = await ipam.releaseByHandle('pod');
     assert.deepEqual(released.sort(), [...r.ipv4, ...r.ipv6].map((a) => a.ip).sort());
     assert.equal(await ipam.getHandle('pod'), undefined);

@@ -30,6 +30,7 @@ import {
   NotFoundError,
   nthBlock,
   parseCidr,
+  parseCidrOrIp,
   tryParseIp,
 } from '../lib/index.ts';
 import type { Cidr, IpFamily } from '../lib/index.ts';
@@ -618,19 +619,19 @@ export class Ipam {
     const [pools, reservations, blocks, config] = await Promise.all([this.#pools(), this.#reservations(), this.listBlocks(), this.getConfig()]);
     const usage: PoolUsage[] = pools.map((p) => {
       const inPool = blocks.filter((b) => b.pool === p.name);
-      const reservedRanges = mergeRanges(
+      const spans = mergeRanges(
         reservations
           .filter((r) => r.family === p.cidr.family && (cidrContains(p.cidr, r) || cidrContains(r, p.cidr)))
           .map((r) => clip(r, p.cidr)),
       );
-      const reserved = reservedRanges.reduce((s, [lo, hi]) => s + (hi - lo + 1n), 0n);
+      const reserved = spans.reduce((s, [lo, hi]) => s + (hi - lo + 1n), 0n);
       let inUse = 0n;
       let inUseReserved = 0n;
       for (const b of inPool) {
         for (const a of b.allocations) {
           inUse += 1n;
           const v = tryParseIp(a.ip)!.value;
-          if (reservedRanges.some(([lo, hi]) => v >= lo && v <= hi)) inUseReserved += 1n;
+          if (spans.some(([lo, hi]) => v >= lo && v <= hi)) inUseReserved += 1n;
         }
       }
       const total = cidrSize(p.cidr);
@@ -694,7 +695,7 @@ export class Ipam {
     for (const r of await this.#reservationResources()) {
       for (const c of r.spec.reservedCIDRs ?? []) {
         try {
-          out.push(parseCidr(c.includes('/') ? c : `${c}/${c.includes(':') ? 128 : 32}`));
+          out.push(parseCidrOrIp(c));
         } catch {
           // validation rejects these; skip rather than block every allocation
         }
