@@ -1,4 +1,5 @@
-// brindle-cni executable. The program itself arrives with its issue (agent: #5, CNI and IPAM plugins: #4);
-// until then the declared binary says so plainly instead of pretending to work.
-process.stderr.write('brindle-cni: not part of this build yet (see the project issues); use brindlectl\n');
-process.exitCode = 1;
+// brindle-cni executable (development launcher, through tsx): the CNI plugin, or `install` /
+// `build`. Runtimes run the bundled copy that `brindle-cni install` puts into the CNI bin dir.
+import { cniMain } from '../cni/index.ts';
+
+process.exitCode = await cniMain(process.argv);

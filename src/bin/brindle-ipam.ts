@@ -1,4 +1,5 @@
-// brindle-ipam executable. The program itself arrives with its issue (agent: #5, CNI and IPAM plugins: #4);
-// until then the declared binary says so plainly instead of pretending to work.
-process.stderr.write('brindle-ipam: not part of this build yet (see the project issues); use brindlectl\n');
-process.exitCode = 1;
+// brindle-ipam executable (development launcher, through tsx): the IPAM-only CNI plugin that other
+// main plugins (bridge, ptp) delegate to. Runtimes run the bundled copy that `brindle-cni install` writes.
+import { cniMain } from '../cni/index.ts';
+
+process.exitCode = await cniMain(process.argv);
