@@ -20,3 +20,5 @@ export {
   decodeResource,
 } from './resource-store.ts';
 export type { ResourceRef, ResourceList } from './resource-store.ts';
+export { ResourceSyncer } from './resource-syncer.ts';
+export type { ResourceUpdate, SyncStatus, SyncerCallbacks, SyncerOptions } from './resource-syncer.ts';
