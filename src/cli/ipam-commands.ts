@@ -7,7 +7,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InvalidError, tryParseIp } from '../lib/index.ts';
+import { InvalidError, ipToString, tryParseCidr, tryParseIp } from '../lib/index.ts';
 import { checkIpam, Ipam, parseCheckReport, releaseFromReport } from '../ipam/index.ts';
 import type { IpamCheckReport, IpamConfig, IpamUsage } from '../ipam/index.ts';
 import type { WorkloadEndpoint } from '../model/index.ts';
@@ -126,9 +126,11 @@ export function registerIpamCommands(program: Command, ctx: CommandContext): voi
       const client = await ipamFor(ctx, cmd);
       if (opts.ip) {
         const info = await client.ipInfo(opts.ip);
-        const weps = (await client.resources.list<WorkloadEndpoint>('WorkloadEndpoint')).items.filter((w) =>
-          (w.spec.ipNetworks ?? []).some((n) => n.split('/')[0] === info.ip || n === info.ip),
-        );
+        const sameIp = (net: string) => {
+          const c = tryParseCidr(net, true);
+          return c !== undefined && ipToString({ family: c.family, value: c.address }) === info.ip;
+        };
+        const weps = (await client.resources.list<WorkloadEndpoint>('WorkloadEndpoint')).items.filter((w) => (w.spec.ipNetworks ?? []).some(sameIp));
         const endpoints = weps.map((w) => `${w.metadata.namespace}/${w.metadata.name}`);
         if (opts.output === 'json') {
           io.stdout(`${JSON.stringify({ ...info, endpoints }, null, 2)}\n`);
