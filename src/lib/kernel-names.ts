@@ -50,3 +50,114 @@ export function isWorkloadInterfaceName(name: string): boolean {
     && name.startsWith(WORKLOAD_INTERFACE_PREFIX)
     && /^[0-9a-f]+$/.test(name.slice(WORKLOAD_INTERFACE_PREFIX.length));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// nftables: one `inet` table owned by brindle; chains, sets and maps inside it. nft names may be up to
+// 255 bytes and must start with a letter; ids from the calc graph are hashed so any id gives a valid name.
+
+export const NFT_FAMILY = 'inet';
+export const NFT_TABLE = 'brindle';
+
+/** Base chains (hooked) and the fixed regular chains of brindle's table. */
+export const NFT_CHAINS = {
+  forward: 'forward',
+  input: 'input',
+  output: 'output',
+  natPostrouting: 'nat-postrouting',
+  /** Workload → this host (input hook): ND, then the workload's egress policy, then the endpoint-to-host action. */
+  workloadToHost: 'wl-to-host',
+} as const;
+
+/** Verdict maps keyed by interface name (dispatch whose cost does not grow with the endpoint count). */
+export const NFT_MAPS = {
+  /** iifname → jump to the workload's egress chain (anti-spoofing + egress policy). */
+  workloadFrom: 'wl-from',
+  /** oifname → jump to the workload's ingress chain. */
+  workloadTo: 'wl-to',
+  /** iifname → host endpoint ingress (traffic to host processes). */
+  hostFrom: 'hep-from',
+  /** oifname → host endpoint egress (traffic from host processes). */
+  hostTo: 'hep-to',
+  /** iifname / oifname → host endpoint forward (applyOnForward) policy. */
+  hostForwardFrom: 'hepfw-from',
+  hostForwardTo: 'hepfw-to',
+} as const;
+
+/** Fixed sets: IP pool CIDRs (all, and those with natOutgoing) and the underlay addresses of VXLAN peers. */
+export const NFT_SETS = {
+  allPools: (family: 4 | 6): string => `pools-v${family}`,
+  natPools: (family: 4 | 6): string => `masq-pools-v${family}`,
+  vxlanPeers: (family: 4 | 6): string => `vxlan-peers-v${family}`,
+} as const;
+
+/**
+ * Packet mark bits the policy chains use to report back to the endpoint chain that jumped to them
+ * (nft chains cannot return a value): accept = "an Allow rule matched", pass = "skip the rest of the tier".
+ */
+export const NFT_MARK_ACCEPT = 0x10000;
+export const NFT_MARK_PASS = 0x20000;
+
+/** NFLOG group of the Log action (`log group N`); `tcpdump -i nflog:N` and the flow collector read it. */
+export const NFLOG_GROUP = 17;
+
+function nftHash(id: string): string {
+  return createHash('sha1').update(id).digest('hex').slice(0, 16);
+}
+
+const dirLetter = (direction: 'ingress' | 'egress'): string => (direction === 'ingress' ? 'i' : 'e');
+
+/** Chain of one policy's rules for one direction. */
+export function nftPolicyChain(policyId: string, direction: 'ingress' | 'egress'): string {
+  return `pol-${dirLetter(direction)}-${nftHash(policyId)}`;
+}
+
+/** Chain of one profile's rules for one direction. */
+export function nftProfileChain(profileId: string, direction: 'ingress' | 'egress'): string {
+  return `pro-${dirLetter(direction)}-${nftHash(profileId)}`;
+}
+
+/** Interface names as they may appear in a chain name (anything unusual is hashed). */
+function ifacePart(iface: string): string {
+  if (iface === '*') return 'any';
+  return /^[A-Za-z0-9_-]{1,15}$/.test(iface) ? iface : `x${nftHash(iface)}`;
+}
+
+/** Per-workload chain: ingress = traffic to the workload, egress = traffic from it. */
+export function nftWorkloadChain(iface: string, direction: 'ingress' | 'egress'): string {
+  return `wl-${dirLetter(direction)}-${ifacePart(iface)}`;
+}
+
+/** Per-host-endpoint chain (`*` = every interface); `forward` for applyOnForward policy. */
+export function nftHostEndpointChain(iface: string, direction: 'ingress' | 'egress', forward = false): string {
+  return `hep${forward ? 'fw' : ''}-${dirLetter(direction)}-${ifacePart(iface)}`;
+}
+
+/**
+ * The nft set holding one family's members of an IP set; `ip-and-port` sets (named ports) get their own
+ * prefix because their element type differs.
+ */
+export function nftIpSetName(ipSetId: string, type: 'net' | 'ip-and-port', family: 4 | 6): string {
+  return `${type === 'net' ? 's' : 'p'}${family}-${nftHash(ipSetId)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// VXLAN (one device per family, Calico's VNIs and port).
+
+export const VXLAN_DEVICE_V4 = 'brindle.vxlan';
+export const VXLAN_DEVICE_V6 = 'brindle.vxlan6';
+export const VXLAN_VNI_V4 = 4096;
+export const VXLAN_VNI_V6 = 6096;
+export const VXLAN_PORT = 4789;
+/** Encapsulation overhead subtracted from the parent device's MTU. */
+export const VXLAN_OVERHEAD_V4 = 50;
+export const VXLAN_OVERHEAD_V6 = 70;
+
+/**
+ * MAC address of a node's VXLAN device when its Node resource does not carry one: locally
+ * administered, unicast, derived from the node name, so every host computes the same one.
+ */
+export function vxlanMacFor(node: string, family: 4 | 6): string {
+  const d = createHash('sha1').update(`${family === 4 ? 'vxlan' : 'vxlan-v6'}:${node}`).digest();
+  const bytes = [(d[0] & 0xfc) | 0x02, d[1], d[2], d[3], d[4], d[5]];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
