@@ -133,11 +133,12 @@ export function nftHostEndpointChain(iface: string, direction: 'ingress' | 'egre
 }
 
 /**
- * The nft set holding one family's members of an IP set; `ip-and-port` sets (named ports) get their own
- * prefix because their element type differs.
+ * The nft set holding one part of one family's members of an IP set: single addresses in a hash set
+ * (`hosts`, cheap to change at any size), networks in an interval set (`nets`), and the
+ * address+protocol+port members of a named-port set (`ports`).
  */
-export function nftIpSetName(ipSetId: string, type: 'net' | 'ip-and-port', family: 4 | 6): string {
-  return `${type === 'net' ? 's' : 'p'}${family}-${nftHash(ipSetId)}`;
+export function nftIpSetName(ipSetId: string, part: 'hosts' | 'nets' | 'ports', family: 4 | 6): string {
+  return `${part === 'hosts' ? 'h' : part === 'nets' ? 'n' : 'p'}${family}-${nftHash(ipSetId)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
