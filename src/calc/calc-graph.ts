@@ -15,6 +15,7 @@
 // in IP sets and resolved deterministically in routes; references to missing namespaces, tiers, profiles
 // or nodes resolve to empty/default values and fill in when the object arrives.
 
+import { createHash } from 'node:crypto';
 import { kindInfo } from '../model/index.ts';
 import type { AnyResource, IPPool, KindName, Labels, Node, Profile, Selector, TierSpec } from '../model/index.ts';
 import { parseSelector } from '../model/index.ts';
@@ -65,8 +66,17 @@ export interface CalcProblem {
 }
 
 interface PolicyEntry {
+  /** Resource key, for problem reports. */
+  key: string;
   norm: NormalizedPolicy;
-  compiled: CompiledPolicy;
+  /**
+   * Compiled on first need (a local endpoint selects it, or it is needed everywhere): most policies of a
+   * large cluster never apply on a given host. Staged policies compile at once, since they act at a
+   * distance (replacing their counterpart) and must be known valid before they do.
+   */
+  compiled?: CompiledPolicy;
+  /** Why it cannot be compiled; such a policy is treated as absent. */
+  invalid?: string;
 }
 
 interface IpSetEntry {
@@ -102,9 +112,15 @@ function resourceKey(kind: KindName, namespace: string | undefined, name: string
   return namespaced ? `${kind}/${namespace || 'default'}/${name}` : `${kind}//${name}`;
 }
 
+/**
+ * What a put must change to be worth processing: labels, spec and status. Kept as a SHA-1 of their JSON
+ * (27 characters instead of the whole text, for 50k-pod clusters); a collision would need 2^80 work.
+ */
 function fingerprint(r: AnyResource): string {
-  return JSON.stringify([r.metadata?.labels ?? null, r.spec ?? null, r.status ?? null]);
+  return createHash('sha1').update(JSON.stringify([r.metadata?.labels ?? null, r.spec ?? null, r.status ?? null])).digest('base64url');
 }
+
+const HOLDER_KINDS: ReadonlySet<string> = new Set(['Pod', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet']);
 
 function routeData(h: LabelHolder | undefined): string {
   if (!h || h.role !== 'workload') return '';
@@ -113,6 +129,12 @@ function routeData(h: LabelHolder | undefined): string {
 
 function memberData(h: LabelHolder | undefined): string {
   return h ? JSON.stringify([h.nets, h.ports]) : '';
+}
+
+/** Same labels, parents, members, ports and endpoint fields: a put that changes nothing. */
+function sameHolder(a: LabelHolder, b: LabelHolder): boolean {
+  return JSON.stringify([a.ownLabels, a.parents, a.nets, a.ports, a.role === 'network-set' ? null : a.state])
+    === JSON.stringify([b.ownLabels, b.parents, b.nets, b.ports, b.role === 'network-set' ? null : b.state]);
 }
 
 function tierIds(tiers: TierPolicies[], into: Set<string>): void {
@@ -163,7 +185,8 @@ export class CalcGraph implements ProfileInputs {
 
   // Routes and VTEPs.
   private readonly groupMembers = new Map<string, Set<string>>();
-  private readonly holderGroups = new Map<string, Map<string, string>>();
+  /** Per workload holder: the route group of each of its nets, as [net, group] pairs. */
+  private readonly holderGroups = new Map<string, Array<[string, string]>>();
   private readonly nodeHolders = new Map<string, Set<string>>();
   private readonly holderNode = new Map<string, string>();
   private readonly dirtyGroups = new Set<string>();
@@ -244,8 +267,10 @@ export class CalcGraph implements ProfileInputs {
     if (u.type === 'put') {
       const r = u.resource;
       const key = resourceKey(r.kind, r.metadata?.namespace, r.metadata?.name);
-      const fp = fingerprint(r);
-      if (this.fingerprints.get(key) === fp) return;
+      // Label holders are compared on what the graph derives from them (setHolder), which costs no more
+      // than a fingerprint; everything else is skipped early when its fingerprint is unchanged.
+      const fp = HOLDER_KINDS.has(r.kind) ? '' : fingerprint(r);
+      if (fp !== '' && this.fingerprints.get(key) === fp) return;
       this.fingerprints.set(key, fp);
       this.put(r);
       return;
@@ -393,14 +418,27 @@ export class CalcGraph implements ProfileInputs {
     return this.hostname === '*' || h.state.node === this.hostname;
   }
 
+  private readonly profileLabelCache = new Map<string, Labels>();
+
+  private cachedProfileLabels = (id: string): Labels => {
+    let l = this.profileLabelCache.get(id);
+    if (!l) {
+      l = profileLabels(id, this);
+      this.profileLabelCache.set(id, l);
+    }
+    return l;
+  };
+
   private labelsFor(h: LabelHolder): Labels {
-    return effectiveLabels(h, (id) => profileLabels(id, this));
+    return effectiveLabels(h, this.cachedProfileLabels);
   }
 
   private setHolder(h: LabelHolder): void {
     const old = this.holders.get(h.id);
+    if (old && sameHolder(old, h)) return;
     // Members are computed from the holder as stored, so changed addresses or ports are withdrawn first.
     if (old && memberData(old) !== memberData(h)) this.ipSetIndex.deleteHolder(h.id);
+    const routesChanged = old ? routeData(old) !== routeData(h) : h.role === 'workload';
     if (old) for (const p of old.parents) this.holdersByParent.get(p)?.delete(h.id);
     this.holders.set(h.id, h);
     for (const p of h.parents) {
@@ -419,7 +457,7 @@ export class CalcGraph implements ProfileInputs {
       this.policyIndex.deleteHolder(h.id);
       this.dirtyEndpoints.add(h.id);
     }
-    if (routeData(old) !== routeData(h)) this.regroup(h.id, h);
+    if (routesChanged) this.regroup(h.id, h);
   }
 
   private removeHolder(id: string): void {
@@ -437,6 +475,7 @@ export class CalcGraph implements ProfileInputs {
 
   /** A profile's labels changed: re-evaluate every holder that inherits from it. */
   private relabelParent(profileId: string): void {
+    this.profileLabelCache.delete(profileId);
     for (const id of this.holdersByParent.get(profileId) ?? []) {
       const h = this.holders.get(id);
       if (!h) continue;
@@ -458,7 +497,7 @@ export class CalcGraph implements ProfileInputs {
     let entry: PolicyEntry;
     try {
       const norm = normalizePolicy(r);
-      entry = { norm, compiled: compilePolicy(norm) };
+      entry = norm.staged ? { key, norm, compiled: compilePolicy(norm) } : { key, norm };
     } catch (err) {
       // Invalid input is treated as deleted, as Felix's validation filter does.
       this.problemsByKey.set(key, (err as Error).message);
@@ -505,6 +544,18 @@ export class CalcGraph implements ProfileInputs {
       this.stagedTargets.delete(target);
       for (const h of this.policyIndex.matchesOfSelector(target)) this.dirtyEndpoints.add(h);
     }
+  }
+
+  /** The policy's program, compiling it on first use; undefined (and reported) when it cannot be compiled. */
+  private compiledPolicy(entry: PolicyEntry): CompiledPolicy | undefined {
+    if (entry.compiled || entry.invalid !== undefined) return entry.compiled;
+    try {
+      entry.compiled = compilePolicy(entry.norm);
+    } catch (err) {
+      entry.invalid = (err as Error).message;
+      this.problemsByKey.set(entry.key, entry.invalid);
+    }
+    return entry.compiled;
   }
 
   private tierOf = (name: string): TierInfo => tierInfo(name, this.tiers.get(name));
@@ -581,7 +632,7 @@ export class CalcGraph implements ProfileInputs {
   private regroup(id: string, h: LabelHolder | undefined): void {
     const oldGroups = this.holderGroups.get(id);
     if (oldGroups) {
-      for (const g of new Set(oldGroups.values())) {
+      for (const g of new Set(oldGroups.map((x) => x[1]))) {
         this.groupMembers.get(g)?.delete(id);
         if (this.groupMembers.get(g)?.size === 0) this.groupMembers.delete(g);
         this.dirtyGroups.add(g);
@@ -595,10 +646,10 @@ export class CalcGraph implements ProfileInputs {
       this.holderNode.delete(id);
     }
     if (!h || h.role !== 'workload') return;
-    const groups = new Map<string, string>();
+    const groups: Array<[string, string]> = [];
     for (const net of h.nets) {
       const g = routeGroupKey(net, this.poolList);
-      groups.set(net, g);
+      groups.push([net, g]);
       const members = this.groupMembers.get(g) ?? new Set<string>();
       members.add(id);
       this.groupMembers.set(g, members);
@@ -624,7 +675,7 @@ export class CalcGraph implements ProfileInputs {
       return;
     }
     for (const id of this.nodeHolders.get(name) ?? []) {
-      for (const g of this.holderGroups.get(id)?.values() ?? []) this.dirtyGroups.add(g);
+      for (const [, g] of this.holderGroups.get(id) ?? []) this.dirtyGroups.add(g);
     }
   }
 
@@ -635,7 +686,7 @@ export class CalcGraph implements ProfileInputs {
     const applicable: NormalizedPolicy[] = [];
     for (const pid of local.applicable) {
       const p = this.policies.get(pid);
-      if (p) applicable.push(p.norm);
+      if (p && this.compiledPolicy(p)) applicable.push(p.norm);
     }
     if (h.role === 'workload') {
       const app = applicable.filter((p) => !p.doNotTrack && !p.preDNAT);
@@ -710,7 +761,7 @@ export class CalcGraph implements ProfileInputs {
     for (const id of [...this.dirtyPolicies].sort()) {
       const entry = this.policies.get(id);
       const want = entry !== undefined && ((this.policyRefs.get(id) ?? 0) > 0 || entry.norm.neededEverywhere);
-      this.syncProgram(id, want ? entry.compiled : undefined, this.activePolicies, progUpdates, progRemoves,
+      this.syncProgram(id, want ? this.compiledPolicy(entry) : undefined, this.activePolicies, progUpdates, progRemoves,
         (program) => ({ type: 'ActivePolicyUpdate', id, policy: program as PolicyProgram }), { type: 'ActivePolicyRemove', id });
     }
     this.dirtyPolicies.clear();

@@ -4,7 +4,7 @@
 // (kns.<ns> → pcns.*, ksa.<ns>.<sa> → pcsa.*, Profile labelsToApply) is resolved by effectiveLabels.
 // Awkward cases: pods with no labels or no IPs, unparsable addresses (skipped), WEPs shadowing their pods.
 
-import { hostCidr, normalizeCidr, tryParseCidr, tryParseIp } from '../lib/index.ts';
+import { hostCidr, normalizeCidr, tryParseCidr } from '../lib/index.ts';
 import type {
   GlobalNetworkSet, HostEndpoint, Labels, NetworkSet, Pod, WorkloadEndpoint,
 } from '../model/index.ts';
@@ -53,8 +53,12 @@ export function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
+const CANONICAL_V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/32)?$/;
+
 /** Host CIDR of an address or of the address part of a CIDR; undefined when unparsable. */
 function hostNet(text: string): string | undefined {
+  // Fast path for the common case, an IPv4 address already in canonical form (no BigInt round trip).
+  if (CANONICAL_V4.test(text)) return text.endsWith('/32') ? text : `${text}/32`;
   const c = tryParseCidr(text, true);
   if (!c) return undefined;
   return hostCidr({ family: c.family, value: c.address }).text;
@@ -72,7 +76,8 @@ function splitFamilies(nets: string[]): { v4: string[]; v6: string[] } {
 }
 
 function stamp(own: Labels | undefined, ns: string, orchestrator: string, sa: string | undefined): Labels {
-  const labels: Labels = { ...(own ?? {}) };
+  // Object.assign, not spread: several times faster here, and this runs for every pod of the cluster.
+  const labels: Labels = Object.assign({}, own);
   labels[LABEL_NAMESPACE] = ns;
   labels[LABEL_ORCHESTRATOR] = orchestrator;
   if (sa) labels[LABEL_SERVICE_ACCOUNT] = sa;
@@ -137,8 +142,8 @@ export function workloadFromPod(pod: Pod): WorkloadHolder {
   const ips = [
     ...(pod.status?.podIPs ?? []).map((p) => p?.ip),
     pod.status?.podIP,
-  ].filter((ip): ip is string => typeof ip === 'string' && tryParseIp(ip) !== undefined);
-  const nets = uniqueSorted(ips.map((ip) => hostCidr(ip).text));
+  ].filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+  const nets = uniqueSorted(ips.map(hostNet).filter((n): n is string => n !== undefined));
   const { v4, v6 } = splitFamilies(nets);
   const ports: NamedPort[] = [];
   for (const c of spec.containers ?? []) {

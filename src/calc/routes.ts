@@ -5,6 +5,7 @@
 // every pool) so the calc graph recomputes only the groups an update touches.
 
 import { blockOf, ipInCidr, tryParseCidr, tryParseIp } from '../lib/index.ts';
+import type { Cidr } from '../lib/index.ts';
 import type { IPPool, Node } from '../model/index.ts';
 import type { Route, VxlanTunnelEndpoint } from '../dataplane-api/index.ts';
 
@@ -26,26 +27,78 @@ export interface RouteContext {
 
 const DEFAULT_BLOCK = { 4: 26, 6: 122 } as const;
 
-/** The pool holding an address, most specific first. */
-export function poolFor(net: string, pools: IPPool[]): IPPool | undefined {
-  const c = tryParseCidr(net, true);
-  if (!c) return undefined;
+// Pool CIDRs parsed once per pool list (the list object is replaced whenever a pool changes).
+const parsedPools = new WeakMap<IPPool[], Array<{ pool: IPPool; cidr: Cidr }>>();
+
+function parsed(pools: IPPool[]): Array<{ pool: IPPool; cidr: Cidr }> {
+  let list = parsedPools.get(pools);
+  if (!list) {
+    list = [];
+    for (const pool of pools) {
+      const cidr = tryParseCidr(pool.spec?.cidr ?? '', false);
+      if (cidr) list.push({ pool, cidr });
+    }
+    parsedPools.set(pools, list);
+  }
+  return list;
+}
+
+function poolForCidr(c: Cidr, pools: IPPool[]): IPPool | undefined {
   let best: IPPool | undefined;
   let bestLen = -1;
-  for (const p of pools) {
-    const pc = tryParseCidr(p.spec?.cidr ?? '', false);
-    if (!pc || pc.family !== c.family || pc.prefixLength > c.prefixLength) continue;
-    if (!ipInCidr({ family: c.family, value: c.network }, pc)) continue;
-    if (pc.prefixLength > bestLen) { best = p; bestLen = pc.prefixLength; }
+  for (const { pool, cidr } of parsed(pools)) {
+    if (cidr.family !== c.family || cidr.prefixLength > c.prefixLength) continue;
+    if (!ipInCidr({ family: c.family, value: c.network }, cidr)) continue;
+    if (cidr.prefixLength > bestLen) { best = pool; bestLen = cidr.prefixLength; }
   }
   return best;
 }
 
+/** The pool holding an address, most specific first. */
+export function poolFor(net: string, pools: IPPool[]): IPPool | undefined {
+  const c = tryParseCidr(net, true);
+  return c ? poolForCidr(c, pools) : undefined;
+}
+
+const HOST_V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/32$/;
+
+/** IPv4 pools as 32-bit numbers, for the common case of a canonical `a.b.c.d/32` workload address. */
+const v4Pools = new WeakMap<IPPool[], Array<{ base: number; prefix: number; block: number }>>();
+
+function v4GroupKey(net: string, pools: IPPool[]): string | undefined {
+  const m = HOST_V4.exec(net);
+  if (!m) return undefined;
+  const octets = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+  if (octets.some((o) => o > 255)) return undefined;
+  const ip = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+  let list = v4Pools.get(pools);
+  if (!list) {
+    list = parsed(pools).filter((p) => p.cidr.family === 4).map((p) => ({
+      base: Number(p.cidr.network), prefix: p.cidr.prefixLength, block: p.pool.spec.blockSize ?? DEFAULT_BLOCK[4],
+    }));
+    v4Pools.set(pools, list);
+  }
+  let best: { base: number; prefix: number; block: number } | undefined;
+  for (const p of list) {
+    const mask = p.prefix === 0 ? 0 : (0xffffffff << (32 - p.prefix)) >>> 0;
+    if (((ip & mask) >>> 0) !== p.base) continue;
+    if (!best || p.prefix > best.prefix) best = p;
+  }
+  if (!best || best.block > 32) return net;
+  const bmask = best.block === 0 ? 0 : (0xffffffff << (32 - best.block)) >>> 0;
+  const b = (ip & bmask) >>> 0;
+  return `${b >>> 24}.${(b >>> 16) & 255}.${(b >>> 8) & 255}.${b & 255}/${best.block}`;
+}
+
 /** The route group of a workload address: its IPAM block inside a pool, else the address itself. */
 export function routeGroupKey(net: string, pools: IPPool[]): string {
-  const pool = poolFor(net, pools);
+  if (pools.length === 0) return net;
+  const fast = v4GroupKey(net, pools);
+  if (fast !== undefined) return fast;
   const c = tryParseCidr(net, true);
-  if (!pool || !c) return net;
+  if (!c) return net;
+  const pool = poolForCidr(c, pools);
+  if (!pool) return net;
   const size = pool.spec.blockSize ?? DEFAULT_BLOCK[c.family];
   if (size > c.prefixLength) return net;
   return blockOf({ family: c.family, value: c.network }, size).text;

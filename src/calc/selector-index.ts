@@ -27,24 +27,23 @@ function better(a: Restriction, b: Restriction): Restriction {
   return score(b) > score(a) ? b : a;
 }
 
-/** The most useful label the selector requires, or undefined when it requires none. */
-export function restrictionOf(node: SelectorNode): Restriction | undefined {
+/** Every label the selector requires (one per term of a top-level AND). */
+export function restrictionsOf(node: SelectorNode): Restriction[] {
   switch (node.op) {
-    case 'eq': return { key: node.label, values: [node.value] };
-    case 'in': return { key: node.label, values: [...node.values] };
+    case 'eq': return [{ key: node.label, values: [node.value] }];
+    case 'in': return [{ key: node.label, values: [...node.values] }];
     case 'has': case 'contains': case 'startsWith': case 'endsWith':
-      return { key: node.label, values: null };
-    case 'and': {
-      let best: Restriction | undefined;
-      for (const e of node.exprs) {
-        const r = restrictionOf(e);
-        if (r) best = best ? better(best, r) : r;
-      }
-      return best;
-    }
-    default:
-      return undefined;
+      return [{ key: node.label, values: null }];
+    case 'and': return node.exprs.flatMap(restrictionsOf);
+    default: return [];
   }
+}
+
+/** The most useful label the selector requires by its shape alone, or undefined when it requires none. */
+export function restrictionOf(node: SelectorNode): Restriction | undefined {
+  let best: Restriction | undefined;
+  for (const r of restrictionsOf(node)) best = best ? better(best, r) : r;
+  return best;
 }
 
 interface SelectorEntry {
@@ -55,7 +54,18 @@ interface SelectorEntry {
 
 interface HolderEntry {
   labels: Labels;
-  matches: Set<string>;
+  /** Created on the first match: most holders of a large cluster match no active selector. */
+  matches: Set<string> | undefined;
+}
+
+function holderMatch(h: HolderEntry, selectorId: string): void {
+  if (h.matches) h.matches.add(selectorId);
+  else h.matches = new Set([selectorId]);
+}
+
+function holderUnmatch(h: HolderEntry, selectorId: string): void {
+  h.matches?.delete(selectorId);
+  if (h.matches?.size === 0) h.matches = undefined;
 }
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
@@ -92,7 +102,11 @@ export class SelectorIndex {
   private readonly selByKey = new Map<string, Set<string>>();
   private readonly unrestricted = new Set<string>();
   private readonly holdersByValue = new Map<string, Map<string, Set<string>>>();
-  private readonly holdersByKey = new Map<string, Set<string>>();
+  /**
+   * Label keys holders are indexed by: only keys some selector was filed under, added on first use (one
+   * scan of the holders), so labels no selector restricts on cost nothing.
+   */
+  private readonly indexedKeys = new Set<string>();
   private readonly events: SelectorIndexEvents;
   /** Selector evaluations performed (for tests that check the index avoids scans). */
   evaluations = 0;
@@ -142,11 +156,53 @@ export class SelectorIndex {
     if (byValue.size === 0) this.selByValue.delete(r.key);
   }
 
+  private indexKey(key: string): void {
+    if (this.indexedKeys.has(key)) return;
+    this.indexedKeys.add(key);
+    for (const [id, h] of this.holders) {
+      const v = h.labels[key];
+      if (typeof v === 'string') this.fileHolderLabel(id, key, v);
+    }
+  }
+
+  private candidateCount(r: Restriction): number {
+    this.indexKey(r.key);
+    const byValue = this.holdersByValue.get(r.key);
+    let n = 0;
+    if (r.values === null) for (const set of byValue?.values() ?? []) n += set.size;
+    else for (const v of r.values) n += byValue?.get(v)?.size ?? 0;
+    return n;
+  }
+
+  /**
+   * Of the labels a selector requires, the one with the fewest holders right now (ties: the one its shape
+   * suggests), so registering `ns == "a" && tier == "db"` scans one namespace, not every db pod.
+   */
+  private chooseRestriction(node: SelectorNode): Restriction | undefined {
+    let all = restrictionsOf(node);
+    // The orchestrator label is on nearly everything: never worth indexing when something else is required.
+    const narrower = all.filter((r) => keyScore(r.key) > 0);
+    if (narrower.length > 0) all = narrower;
+    if (all.length <= 1) return all[0];
+    let best = all[0];
+    let bestCount = this.candidateCount(best);
+    for (const r of all.slice(1)) {
+      const n = this.candidateCount(r);
+      if (n < bestCount || (n === bestCount && better(best, r) === r)) { best = r; bestCount = n; }
+    }
+    return best;
+  }
+
   private candidateHolders(r: Restriction | undefined): Iterable<string> {
     if (!r) return this.holders.keys();
-    if (r.values === null) return this.holdersByKey.get(r.key) ?? EMPTY;
+    this.indexKey(r.key);
     const byValue = this.holdersByValue.get(r.key);
     if (!byValue) return EMPTY;
+    if (r.values === null) {
+      const out: string[] = [];
+      for (const set of byValue.values()) for (const h of set) out.push(h);
+      return out;
+    }
     if (r.values.length === 1) return byValue.get(r.values[0]) ?? EMPTY;
     const out = new Set<string>();
     for (const v of r.values) for (const h of byValue.get(v) ?? EMPTY) out.add(h);
@@ -157,7 +213,7 @@ export class SelectorIndex {
   setSelector(id: string, sel: Selector): void {
     const old = this.selectors.get(id);
     if (old && old.sel.canonical === sel.canonical) return;
-    const restriction = restrictionOf(sel.node);
+    const restriction = this.chooseRestriction(sel.node);
     if (old) this.unfileSelector(id, old.restriction);
     const entry: SelectorEntry = { sel, restriction, matches: new Set() };
     this.selectors.set(id, entry);
@@ -170,12 +226,12 @@ export class SelectorIndex {
     const before = old?.matches ?? EMPTY;
     for (const h of before) {
       if (entry.matches.has(h)) continue;
-      (this.holders.get(h) as HolderEntry).matches.delete(id);
+      holderUnmatch(this.holders.get(h) as HolderEntry, id);
       this.events.onUnmatch(id, h);
     }
     for (const h of entry.matches) {
       if (before.has(h)) continue;
-      (this.holders.get(h) as HolderEntry).matches.add(id);
+      holderMatch(this.holders.get(h) as HolderEntry, id);
       this.events.onMatch(id, h);
     }
   }
@@ -186,59 +242,71 @@ export class SelectorIndex {
     this.unfileSelector(id, old.restriction);
     this.selectors.delete(id);
     for (const h of old.matches) {
-      (this.holders.get(h) as HolderEntry).matches.delete(id);
+      holderUnmatch(this.holders.get(h) as HolderEntry, id);
       this.events.onUnmatch(id, h);
     }
   }
 
+  private fileHolderLabel(id: string, k: string, v: string): void {
+    let byValue = this.holdersByValue.get(k);
+    if (!byValue) { byValue = new Map(); this.holdersByValue.set(k, byValue); }
+    addTo(byValue, v, id);
+  }
+
   private fileHolder(id: string, labels: Labels): void {
-    for (const [k, v] of Object.entries(labels)) {
-      let byValue = this.holdersByValue.get(k);
-      if (!byValue) { byValue = new Map(); this.holdersByValue.set(k, byValue); }
-      addTo(byValue, v, id);
-      addTo(this.holdersByKey, k, id);
+    for (const k of this.indexedKeys) {
+      const v = labels[k];
+      if (typeof v === 'string') this.fileHolderLabel(id, k, v);
     }
   }
 
   private unfileHolder(id: string, labels: Labels): void {
-    for (const [k, v] of Object.entries(labels)) {
+    for (const k of this.indexedKeys) {
+      const v = labels[k];
+      if (typeof v !== 'string') continue;
       const byValue = this.holdersByValue.get(k);
       if (byValue) {
         removeFrom(byValue, v, id);
         if (byValue.size === 0) this.holdersByValue.delete(k);
       }
-      removeFrom(this.holdersByKey, k, id);
     }
   }
 
-  private candidateSelectors(labels: Labels): Set<string> {
+  private candidateSelectors(labels: Labels): ReadonlySet<string> {
+    if (this.selectors.size === 0) return EMPTY;
     const out = new Set<string>(this.unrestricted);
-    for (const [k, v] of Object.entries(labels)) {
-      for (const s of this.selByValue.get(k)?.get(v) ?? EMPTY) out.add(s);
-      for (const s of this.selByKey.get(k) ?? EMPTY) out.add(s);
+    for (const k in labels) {
+      const byValue = this.selByValue.get(k);
+      if (byValue) for (const s of byValue.get(labels[k]) ?? EMPTY) out.add(s);
+      const byKey = this.selByKey.get(k);
+      if (byKey) for (const s of byKey) out.add(s);
     }
     return out;
   }
 
-  /** Adds a holder or changes its labels; reports the pairs that start and stop matching. */
+  /**
+   * Adds a holder or changes its labels; reports the pairs that start and stop matching. The labels object
+   * is kept as given (not copied): callers hand over a fresh object and do not change it afterwards.
+   */
   setHolder(id: string, labels: Labels): void {
     const old = this.holders.get(id);
     if (old && sameLabels(old.labels, labels)) return;
     if (old) this.unfileHolder(id, old.labels);
-    const entry: HolderEntry = { labels: { ...labels }, matches: new Set() };
+    const entry: HolderEntry = { labels, matches: undefined };
     this.holders.set(id, entry);
     this.fileHolder(id, entry.labels);
     for (const s of this.candidateSelectors(entry.labels)) {
       this.evaluations++;
-      if ((this.selectors.get(s) as SelectorEntry).sel.evaluate(entry.labels)) entry.matches.add(s);
+      if ((this.selectors.get(s) as SelectorEntry).sel.evaluate(entry.labels)) holderMatch(entry, s);
     }
+    const now = entry.matches ?? EMPTY;
     const before = old?.matches ?? EMPTY;
     for (const s of before) {
-      if (entry.matches.has(s)) continue;
+      if (now.has(s)) continue;
       (this.selectors.get(s) as SelectorEntry).matches.delete(id);
       this.events.onUnmatch(s, id);
     }
-    for (const s of entry.matches) {
+    for (const s of now) {
       if (before.has(s)) continue;
       (this.selectors.get(s) as SelectorEntry).matches.add(id);
       this.events.onMatch(s, id);
@@ -250,7 +318,7 @@ export class SelectorIndex {
     if (!old) return;
     this.unfileHolder(id, old.labels);
     this.holders.delete(id);
-    for (const s of old.matches) {
+    for (const s of old.matches ?? EMPTY) {
       (this.selectors.get(s) as SelectorEntry).matches.delete(id);
       this.events.onUnmatch(s, id);
     }
