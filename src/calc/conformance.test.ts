@@ -122,3 +122,71 @@ cases:
   assert.equal(r.failed, 0);
   assert.equal(r.passed, 72);
 });
+
+test('pod and namespace actions, label actions, per-probe columns and ${net:} templates', () => {
+  const cases = parseConformanceFile(`
+model: ${JSON.stringify({ ...file.model, pods: { names: file.model.pods } })}
+cases:
+- id: lifecycle
+  policies:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: { name: from-y2, namespace: x }
+    spec:
+      podSelector: { matchLabels: { pod: a } }
+      ingress:
+      - from: [{ namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: y-2 } } }]
+  steps:
+  - description: a new namespace with one pod
+    actions:
+    - { action: create-namespace, namespace: y-2, labels: { ns: y-2 } }
+    - { action: create-pod, pod: y-2/a, labels: { pod: a } }
+    probes:
+    - protocol: TCP
+      port: 80
+      columns: [x/a, x/b, y-2/a]
+      expect:
+        matrix: { x/a: '-..', x/b: 'X-.', y-2/a: '..-' }
+  - description: relabel and replace labels
+    actions:
+    - { action: set-namespace-labels, namespace: y-2, labels: { other: 'yes' } }
+    - { action: add-pod-labels, pod: x/b, labels: { extra: 'yes' } }
+    - { action: set-pod-labels, pod: x/a, labels: { pod: z } }
+    probes:
+    - protocol: TCP
+      port: 80
+      columns: [x/a, x/b, y-2/a]
+      expect:
+        matrix: { x/a: '-..', x/b: '.-.', y-2/a: '..-' }
+  - description: egress by CIDR template, then the pod and its namespace go away
+    actions:
+    - action: create-policy
+      policy:
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: { name: cidr, namespace: x }
+        spec:
+          podSelector: { matchLabels: { extra: 'yes' } }
+          policyTypes: [Egress]
+          egress: [{ to: [{ ipBlock: { cidr: '\${net:x/a:32}' } }] }]
+    - { action: delete-pod, pod: y-2/a }
+    - { action: delete-namespace, namespace: y-2 }
+    probes:
+    - protocol: TCP
+      port: 80
+      columns: [x/a, x/b, x/c]
+      expect:
+        matrix: { x/a: '-..', x/b: '.-X', x/c: '..-' }
+`);
+  const r = runConformanceCase(cases, cases.cases[0]);
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.probes.map((p) => `${p.failed}/${p.passed}`), ['0/6', '0/6', '0/6']);
+  assert.deepEqual(r.probes[0].observed, ['-..', 'X-.', '..-']);
+});
+
+test('a template naming a pod that does not exist fails the case with that name', () => {
+  const c = structuredClone(file.cases.find((x) => x.id === 'e2e-01')!);
+  (c.policies![0].spec as Record<string, unknown>).ingress = [{ from: [{ ipBlock: { cidr: '${host:q/zz}' } }] }];
+  const r = runConformanceCase(file, c);
+  assert.match(r.error ?? '', /pod "q\/zz" does not exist/);
+});

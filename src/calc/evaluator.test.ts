@@ -362,3 +362,14 @@ test('resolve explains what it cannot find', () => {
   assert.throws(() => ev.resolve('nonsense'), /neither NAMESPACE\/POD, hep:NAME nor an IP address/);
   assert.throws(() => ev.resolve('hep:nope'), /host endpoint "nope" not found/);
 });
+
+test('named notPorts, and a services rule (not modelled) that never matches but says why', () => {
+  const notNamed = [onB([{ action: 'Allow', protocol: 'TCP', destination: { notPorts: ['http'] } }])];
+  assert.equal(allowed(notNamed, 'dev/a', 'dev/b', { port: 8080 }), false);
+  assert.equal(allowed(notNamed, 'dev/a', 'dev/b', { port: 8081 }), true);
+  const svc = [onB([{ action: 'Allow', protocol: 'TCP', destination: { services: { name: 'db', namespace: 'dev' } } }])];
+  const ev = new PolicyEvaluator([...BASE, ...svc]);
+  const rule = ev.state.policies.get('GlobalNetworkPolicy/on-b')!.ingress[0];
+  assert.match(rule.neverMatches ?? '', /spec\.ingress\[0\]\.destination\.services: Kubernetes Services are not modelled/);
+  assert.equal(ev.evaluate({ from: 'dev/a', to: 'dev/b', port: 80 }).allowed, false);
+});

@@ -79,7 +79,7 @@ async function run(args: string[]) {
 test('trace prints both sides, tier by tier, with logged rules, end-of-tier and the staged view', async () => {
   const r = await run(['policy', 'trace', '--from', 'dev/a', '--to', 'dev/b', '--port', '5432/TCP']);
   assert.equal(r.error, undefined);
-  assert.equal(r.out, `Flow dev/a (10.0.0.1, node n1) -> dev/b (10.0.0.2, node n2) 5432/TCP
+  assert.equal(r.out, `Flow dev/a (10.0.0.1, node n1) -> dev/b (10.0.0.2, node n2) TCP port 5432
 
 Egress of dev/a (10.0.0.1, node n1)
   enforced: ALLOW by profile kns.dev rule 0
@@ -147,4 +147,11 @@ test('parsePortSpec reads port/protocol and ICMP type/code', () => {
   assert.deepEqual(parsePortSpec('ICMP/3/4'), { protocol: 'ICMP', icmpType: 3, icmpCode: 4 });
   assert.throws(() => parsePortSpec('0/TCP'), /out of range/);
   assert.throws(() => parsePortSpec('http'), /expected PORT\[\/PROTOCOL\]/);
+});
+
+test('the flow line names protocol, ports and ICMP type as evaluated', async () => {
+  const icmp = await run(['policy', 'trace', '--from', 'dev/a', '--to', 'dev/b', '--port', 'ICMP/8/0']);
+  assert.match(icmp.out, /^Flow dev\/a \(10\.0\.0\.1, node n1\) -> dev\/b \(10\.0\.0\.2, node n2\) ICMP type 8 code 0\n/);
+  const udp = await run(['policy', 'trace', '--from', 'dev/a', '--to', 'dev/b', '--port', '53/udp', '--src-port', '4000']);
+  assert.match(udp.out, /^Flow .* UDP from port 4000 port 53\n/);
 });

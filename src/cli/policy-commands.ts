@@ -6,7 +6,7 @@
 //   --from/--to/--port ──► PolicyEvaluator(store resources) ──► FlowVerdict ──► text | json
 
 import type { Command } from 'commander';
-import { describeRule, PolicyEvaluator, protocolNumber } from '../calc/index.ts';
+import { describeRule, PolicyEvaluator, protocolName, protocolNumber } from '../calc/index.ts';
 import type { FlowSpec, FlowVerdict, ResolvedEndpoint, SideResult, SideVerdict } from '../calc/index.ts';
 import type { IpSetSpec, WalkStep } from '../dataplane-api/index.ts';
 import type { AnyResource } from '../model/index.ts';
@@ -41,6 +41,16 @@ export function parsePortSpec(text: string): Pick<FlowSpec, 'protocol' | 'port' 
     throw new CliError(`--port "${text}": unknown protocol "${protocol}" (TCP, UDP, SCTP, UDPLite or a number)`, EXIT_USAGE);
   }
   return { protocol: protocol.toUpperCase(), port };
+}
+
+/** `TCP port 80`, `ICMP type 8 code 0`, with the source port when one was given. */
+function flowText(v: FlowVerdict): string {
+  const p = v.packet;
+  const proto = protocolName(p.protocol).toUpperCase().replace('ICMPV6', 'ICMPv6').replace('UDPLITE', 'UDPLite');
+  if (p.protocol === 1 || p.protocol === 58) {
+    return `${proto}${p.icmpType !== undefined ? ` type ${p.icmpType}` : ''}${p.icmpCode !== undefined ? ` code ${p.icmpCode}` : ''}`;
+  }
+  return `${proto}${p.srcPort !== undefined ? ` from port ${p.srcPort}` : ''}${p.dstPort !== undefined ? ` port ${p.dstPort}` : ''}`;
 }
 
 function endpointText(e: ResolvedEndpoint): string {
@@ -166,6 +176,6 @@ export function registerPolicyCommands(program: Command, deps: PolicyCommandDeps
         deps.stdout(`${JSON.stringify({ ...verdict, problems: ev.problems }, null, 2)}\n`);
         return;
       }
-      deps.stdout(new TracePrinter(ev).print(verdict, opts.port));
+      deps.stdout(new TracePrinter(ev).print(verdict, flowText(verdict)));
     });
 }
