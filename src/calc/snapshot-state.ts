@@ -105,10 +105,6 @@ export class ResourceIndex implements ProfileInputs {
     }
     return l;
   }
-
-  findWorkload(namespace: string, name: string): WorkloadHolder | undefined {
-    return this.workloads.find((w) => w.state.namespace === namespace && (w.state.name === name || w.podKey === `${namespace}/${name}`));
-  }
 }
 
 function sortById<T extends { id: string }>(list: T[]): T[] {
