@@ -54,7 +54,10 @@ export interface CalcGraphStats {
   localEndpoints: number;
   policies: number;
   activePolicies: number;
+  /** IP sets the dataplane has. */
   ipSets: number;
+  /** Unreferenced sets kept warm in the index. */
+  retiredIpSets: number;
   routes: number;
   policySelectorEvaluations: number;
   ipSetSelectorEvaluations: number;
@@ -120,21 +123,56 @@ function fingerprint(r: AnyResource): string {
   return createHash('sha1').update(JSON.stringify([r.metadata?.labels ?? null, r.spec ?? null, r.status ?? null])).digest('base64url');
 }
 
+/**
+ * How many unreferenced IP sets stay indexed. A pod relabel on this host can retire a policy and its sets
+ * and the next bring them back; keeping them warm turns that into one IpSetUpdate instead of a fresh
+ * selector scan. What is sent does not change: a retired set is removed from the dataplane at once.
+ */
+const RETIRED_SET_LIMIT = 256;
+
 const HOLDER_KINDS: ReadonlySet<string> = new Set(['Pod', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'GlobalNetworkSet']);
 
-function routeData(h: LabelHolder | undefined): string {
-  if (!h || h.role !== 'workload') return '';
-  return JSON.stringify([h.nets, h.state.node, h.state.interfaceName ?? null]);
+// Structural comparisons without building strings: holder puts are the bulk of all updates, and what
+// they allocate decides how often the young generation is collected (and so the update latency tail).
+
+/** Equal plain values: strings, numbers, booleans, arrays and objects of them. */
+export function deepEqualPlain(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqualPlain(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in ao) {
+    if (ao[k] === undefined) continue;
+    n++;
+    if (!deepEqualPlain(ao[k], bo[k])) return false;
+  }
+  for (const k in bo) if (bo[k] !== undefined) n--;
+  return n === 0;
 }
 
-function memberData(h: LabelHolder | undefined): string {
-  return h ? JSON.stringify([h.nets, h.ports]) : '';
+function sameRoutes(a: LabelHolder | undefined, b: LabelHolder | undefined): boolean {
+  const wa = a?.role === 'workload' ? a : undefined;
+  const wb = b?.role === 'workload' ? b : undefined;
+  if (!wa || !wb) return wa === wb;
+  return deepEqualPlain(wa.nets, wb.nets) && wa.state.node === wb.state.node && wa.state.interfaceName === wb.state.interfaceName;
+}
+
+function sameMembers(a: LabelHolder, b: LabelHolder): boolean {
+  return deepEqualPlain(a.nets, b.nets) && deepEqualPlain(a.ports, b.ports);
 }
 
 /** Same labels, parents, members, ports and endpoint fields: a put that changes nothing. */
 function sameHolder(a: LabelHolder, b: LabelHolder): boolean {
-  return JSON.stringify([a.ownLabels, a.parents, a.nets, a.ports, a.role === 'network-set' ? null : a.state])
-    === JSON.stringify([b.ownLabels, b.parents, b.nets, b.ports, b.role === 'network-set' ? null : b.state]);
+  if (a.role !== b.role || !sameMembers(a, b)) return false;
+  if (!deepEqualPlain(a.ownLabels, b.ownLabels) || !deepEqualPlain(a.parents, b.parents)) return false;
+  return a.role === 'network-set' || deepEqualPlain(a.state, (b as typeof a).state);
 }
 
 function tierIds(tiers: TierPolicies[], into: Set<string>): void {
@@ -182,6 +220,8 @@ export class CalcGraph implements ProfileInputs {
   // IP sets.
   private readonly ipSets = new Map<string, IpSetEntry>();
   private readonly dirtySets = new Set<string>();
+  /** Unreferenced sets still kept up to date, oldest first (see RETIRED_SET_LIMIT). */
+  private readonly retiredSets = new Set<string>();
 
   // Routes and VTEPs.
   private readonly groupMembers = new Map<string, Set<string>>();
@@ -238,7 +278,8 @@ export class CalcGraph implements ProfileInputs {
       localEndpoints: this.locals.size,
       policies: this.policies.size,
       activePolicies: this.activePolicies.size,
-      ipSets: this.ipSets.size,
+      ipSets: this.ipSets.size - this.retiredSets.size,
+      retiredIpSets: this.retiredSets.size,
       routes: this.sentRoutes.size,
       policySelectorEvaluations: this.policyIndex.evaluations,
       ipSetSelectorEvaluations: this.ipSetIndex.evaluations,
@@ -437,8 +478,8 @@ export class CalcGraph implements ProfileInputs {
     const old = this.holders.get(h.id);
     if (old && sameHolder(old, h)) return;
     // Members are computed from the holder as stored, so changed addresses or ports are withdrawn first.
-    if (old && memberData(old) !== memberData(h)) this.ipSetIndex.deleteHolder(h.id);
-    const routesChanged = old ? routeData(old) !== routeData(h) : h.role === 'workload';
+    if (old && !sameMembers(old, h)) this.ipSetIndex.deleteHolder(h.id);
+    const routesChanged = old ? !sameRoutes(old, h) : h.role === 'workload';
     if (old) for (const p of old.parents) this.holdersByParent.get(p)?.delete(h.id);
     this.holders.set(h.id, h);
     for (const p of h.parents) {
@@ -612,6 +653,23 @@ export class CalcGraph implements ProfileInputs {
     } else {
       this.selectorUsers.set(spec.selector, new Set([spec.id]));
       this.ipSetIndex.setSelector(spec.selector, this.selector(spec.selector));
+    }
+  }
+
+  /** Drops the oldest unreferenced sets beyond the warm limit, and their selectors once no set uses them. */
+  private evictRetiredSets(): void {
+    for (const id of this.retiredSets) {
+      if (this.retiredSets.size <= RETIRED_SET_LIMIT) break;
+      this.retiredSets.delete(id);
+      const set = this.ipSets.get(id);
+      if (!set || set.refs > 0) continue;
+      this.ipSets.delete(id);
+      const users = this.selectorUsers.get(set.spec.selector);
+      users?.delete(id);
+      if (users && users.size === 0) {
+        this.selectorUsers.delete(set.spec.selector);
+        this.ipSetIndex.deleteSelector(set.spec.selector);
+      }
     }
   }
 
@@ -792,15 +850,15 @@ export class CalcGraph implements ProfileInputs {
       if (!set) continue;
       if (set.refs <= 0) {
         if (set.sent) setRemoves.push({ type: 'IpSetRemove', id });
-        this.ipSets.delete(id);
-        const users = this.selectorUsers.get(set.spec.selector);
-        users?.delete(id);
-        if (users && users.size === 0) {
-          this.selectorUsers.delete(set.spec.selector);
-          this.ipSetIndex.deleteSelector(set.spec.selector);
-        }
+        set.sent = false;
+        set.added.clear();
+        set.removed.clear();
+        // Kept warm (members still tracked) in case a policy needs it again soon; oldest evicted first.
+        this.retiredSets.delete(id);
+        this.retiredSets.add(id);
         continue;
       }
+      this.retiredSets.delete(id);
       if (!set.sent) {
         set.sent = true;
         set.added.clear();
@@ -813,6 +871,7 @@ export class CalcGraph implements ProfileInputs {
       }
     }
     this.dirtySets.clear();
+    this.evictRetiredSets();
 
     const out: DataplaneMessage[] = [
       ...setUpdates, ...setDeltas, ...profileUpdates, ...progUpdates, ...epUpdates,
