@@ -150,3 +150,19 @@ test('at scale, a label change evaluates a handful of selectors, not all of them
   assert.ok(after.ipSetSelectorEvaluations - before.ipSetSelectorEvaluations <= 2);
   assert.equal(after.policySelectorEvaluations, before.policySelectorEvaluations, 'a remote pod never meets policy selectors');
 });
+
+test('a set retired and needed again comes back with the members it has now', () => {
+  const { step } = start(BASE);
+  // The local pod stops matching: the policy and its two sets go from the dataplane.
+  assert.deepEqual(step([put(pod('dev', 'a', 'n1', '10.0.0.1', { app: 'other' }))]), [
+    'WorkloadEndpointUpdate pod:dev/a', 'ActivePolicyRemove GlobalNetworkPolicy/web-in', 'IpSetRemove', 'IpSetRemove',
+  ]);
+  // Meanwhile membership changes: nothing is sent for sets the dataplane no longer has.
+  assert.deepEqual(step([put(pod('dev', 'c', 'n2', '10.0.0.3', { app: 'db' })), put(pod('dev', 'd', 'n2', '10.0.0.4', { app: 'db' }))]), []);
+  assert.deepEqual(step([put(pod('dev', 'a', 'n1', '10.0.0.1', { app: 'web' }))]), [
+    'IpSetUpdate app == "cache" []',
+    'IpSetUpdate app == "db" [10.0.0.2/32 10.0.0.3/32 10.0.0.4/32]',
+    'ActivePolicyUpdate GlobalNetworkPolicy/web-in',
+    'WorkloadEndpointUpdate pod:dev/a',
+  ]);
+});

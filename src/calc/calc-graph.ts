@@ -13,7 +13,8 @@
 // Awkward cases handled: invalid policies are treated as deleted (and reported); a WorkloadEndpoint hides
 // the Pod it belongs to and the Pod comes back when the WEP goes; duplicate addresses are member-counted
 // in IP sets and resolved deterministically in routes; references to missing namespaces, tiers, profiles
-// or nodes resolve to empty/default values and fill in when the object arrives.
+// or nodes resolve to empty/default values and fill in when the object arrives; IP sets no longer used
+// stay indexed (bounded) so a relabel that brings a policy back does not rescan the cluster.
 
 import { createHash } from 'node:crypto';
 import { kindInfo } from '../model/index.ts';
