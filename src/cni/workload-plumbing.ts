@@ -101,7 +101,7 @@ export async function configureHostSide(runner: CommandRunner, a: AddressSpec): 
   if (a.ipv6.length > 0) {
     sysctls.push([`net.ipv6.conf.${h}.accept_ra`, '0']);
     // IPv6 forwarding has no per-interface switch that routes: the host must forward as a whole.
-    if (readSysctl('net.ipv6.conf.all.forwarding') !== '1') sysctls.push(['net.ipv6.conf.all.forwarding', '1']);
+    if ((await readSysctl(runner, 'net.ipv6.conf.all.forwarding')) !== '1') sysctls.push(['net.ipv6.conf.all.forwarding', '1']);
   }
   await writeSysctls(runner, sysctls);
   await ipBatch(runner, [

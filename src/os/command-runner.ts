@@ -6,6 +6,7 @@
 //   cni / dataplane ──run(cmd, args, {input})──► ProcessRunner ──spawn──► ip -batch - / nsenter …
 
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { CommandError } from '../lib/index.ts';
 
 export interface RunOptions {
@@ -28,6 +29,10 @@ export interface CommandResult {
 
 export interface CommandRunner {
   run(command: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** Writes a /proc/sys file of this process's own namespace (no process needed). */
+  writeProcFile(path: string, value: string): Promise<void>;
+  /** Reads a /proc/sys file of this process's own namespace; undefined when it does not exist. */
+  readProcFile(path: string): Promise<string | undefined>;
 }
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
@@ -79,6 +84,19 @@ export class CommandFailure extends CommandError {
 
 /** The real runner: child_process.spawn without a shell. */
 export class ProcessRunner implements CommandRunner {
+  async writeProcFile(path: string, value: string): Promise<void> {
+    // Synchronous on purpose: /proc writes do not block and this saves a thread-pool round trip.
+    writeFileSync(path, value);
+  }
+
+  async readProcFile(path: string): Promise<string | undefined> {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
   run(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     return new Promise((resolve, reject) => {

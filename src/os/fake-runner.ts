@@ -39,6 +39,25 @@ export class FakeRunner implements CommandRunner {
     return this;
   }
 
+  /** /proc files written (path → last value) and what readProcFile answers; set entries to simulate the kernel. */
+  readonly procFiles = new Map<string, string>();
+
+  async writeProcFile(path: string, value: string): Promise<void> {
+    const call: RecordedCall = { command: 'write', args: [path, value], input: undefined, line: `write ${path} ${value}` };
+    this.calls.push(call);
+    const rule = this.#rules.find((r) => r.times > 0 && matches(r.match, call));
+    if (rule) {
+      rule.times--;
+      const reply = typeof rule.reply === 'function' ? await rule.reply(call) : rule.reply;
+      if ((reply.code ?? 0) !== 0) throw new Error(`${path}: ${reply.stderr ?? 'write failed'}`);
+    }
+    this.procFiles.set(path, value);
+  }
+
+  async readProcFile(path: string): Promise<string | undefined> {
+    return this.procFiles.get(path);
+  }
+
   /** Calls whose line contains the text, in order. */
   callsMatching(text: string | RegExp): RecordedCall[] {
     return this.calls.filter((c) => (typeof text === 'string' ? c.line.includes(text) : text.test(c.line)));

@@ -1,11 +1,10 @@
 // Kernel parameters through /proc/sys. In this process's own network namespace the files are
-// written directly (no process spawned); in another namespace one `nsenter --net=PATH sh -c` writes
+// written directly through the runner (no process spawned); in another namespace one `nsenter --net=PATH sh -c` writes
 // them all, because /proc/sys/net shows the namespace of the process that opens it.
 //
 //   cni (host side) ──writeSysctls(entries)──────────► /proc/sys/net/ipv4/conf/brv…/proxy_arp
 //   cni (workload)  ──writeSysctls(entries, {netns})──► nsenter --net=PATH sh -c 'printf … > /proc/sys/…'
 
-import { readFileSync, writeFileSync } from 'node:fs';
 import { CommandError } from '../lib/index.ts';
 import { shellQuote } from './command-runner.ts';
 import type { CommandRunner } from './command-runner.ts';
@@ -36,7 +35,7 @@ export async function writeSysctls(runner: CommandRunner, entries: SysctlEntries
     for (const [key, value] of entries) {
       const file = sysctlPath(key);
       try {
-        writeFileSync(file, value);
+        await runner.writeProcFile(file, value);
       } catch (err) {
         throw new CommandError(`Cannot set sysctl "${key}" to "${value}" (${file}): ${(err as Error).message}`, { cause: err });
       }
@@ -49,12 +48,8 @@ export async function writeSysctls(runner: CommandRunner, entries: SysctlEntries
 }
 
 /** Value of a sysctl in this process's namespace (trimmed), or undefined when the key does not exist. */
-export function readSysctl(key: string): string | undefined {
-  try {
-    return readFileSync(sysctlPath(key), 'utf8').trim();
-  } catch {
-    return undefined;
-  }
+export async function readSysctl(runner: CommandRunner, key: string): Promise<string | undefined> {
+  return (await runner.readProcFile(sysctlPath(key)))?.trim();
 }
 
 /** Value of a sysctl in another namespace, or undefined when the key does not exist there. */
