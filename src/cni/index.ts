@@ -30,3 +30,5 @@ export {
 export type { WorkloadIdentity } from './workload-endpoint.ts';
 export { installCni, buildPluginBundle, renderConflist, installCommand, DEFAULT_CONFLIST_NAME, DEFAULT_NETWORK_NAME } from './install.ts';
 export type { InstallOptions, InstallResult } from './install.ts';
+export { execPlugin } from './plugin-exec.ts';
+export type { ExecPluginOptions, ExecPluginResult } from './plugin-exec.ts';
