@@ -1,7 +1,7 @@
 // Process entry of the plugin binaries: chooses brindle-cni or brindle-ipam by the name the program
 // was started under (runtimes exec the file named by the config's "type"), reads stdin, runs the
-// command and hands stdout and the exit status back. `brindle-cni install|build` load the installer
-// lazily so a runtime's ADD never pays for it.
+// command and hands stdout and the exit status back. `brindle-cni install|build|serve` load their
+// modules lazily so a runtime's ADD never pays for them.
 //
 //   runtime ──exec /opt/cni/bin/brindle-cni (CNI_* env, config on stdin)──► cniMain ──► runPlugin ──► stdout, exit status
 
@@ -10,8 +10,9 @@ import { basename } from 'node:path';
 import { runPlugin } from './cni-plugin.ts';
 import type { PluginKind } from './cni-plugin.ts';
 
-/** brindle-ipam when the program's file name says so, else brindle-cni. */
-export function pluginKindFor(argv1: string | undefined): PluginKind {
+/** brindle-ipam when the shim says so (BRINDLE_CNI_KIND) or the program's file name does, else brindle-cni. */
+export function pluginKindFor(argv1: string | undefined, env: NodeJS.ProcessEnv = process.env): PluginKind {
+  if (env.BRINDLE_CNI_KIND === 'ipam' || env.BRINDLE_CNI_KIND === 'cni') return env.BRINDLE_CNI_KIND;
   return basename(argv1 ?? '').includes('ipam') ? 'ipam' : 'cni';
 }
 
@@ -26,10 +27,14 @@ function readStdin(): string {
   }
 }
 
-/** Runs the binary: a CNI command, or `install` / `build` when asked for by a person. */
+/** Runs the binary: a CNI command, or `install` / `build` / `serve` when asked for by a person. */
 export async function cniMain(argv: readonly string[] = process.argv): Promise<number> {
   const kind = pluginKindFor(argv[1]);
   const sub = argv[2];
+  if (sub === 'serve') {
+    const { serveCommand } = await import('./cni-server.ts');
+    return serveCommand(argv.slice(3));
+  }
   if (sub === 'install' || sub === 'build' || sub === '--help' || sub === '-h') {
     const { installCommand } = await import('./install.ts');
     return installCommand(kind, argv.slice(2));

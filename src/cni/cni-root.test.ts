@@ -6,12 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ipam, IpamGarbageCollector } from '../ipam/index.ts';
 import type { IPReservation, Node } from '../model/index.ts';
 import { ipBatch, ipJson, rootTestSkipReason } from '../os/index.ts';
 import type { IpAddrLink, IpRoute, ThrowawayNetns } from '../os/index.ts';
 import { CRASH_POINTS } from './cni-plugin.ts';
+import { execPlugin } from './plugin-exec.ts';
 import { createCniFixture, NOTHING_LEFT } from './cni-test-support.ts';
 import type { CniFixture } from './cni-test-support.ts';
 
@@ -195,4 +198,49 @@ describe('brindle-cni driven like a runtime (root)', { skip }, () => {
       assert.deepEqual(await fx.leftovers(), NOTHING_LEFT);
     });
   });
+  describe('fast path: the shim hands calls to a CNI server in the same namespace', () => {
+    const logPids = (): number[] =>
+      readFileSync(join(fx.dir, 'cni.log'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { pid: number }).pid);
+
+    test('ADD, errors and DEL go through the server; a server in another namespace or a dead one is bypassed', async () => {
+      const server = await fx.startServer();
+      try {
+        const p = await fx.pod();
+        const pod = { netns: p.path, containerId: 'fast-1', args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=fast;K8S_POD_NAME=f' };
+        const add = await fx.exec('ADD', pod);
+        assert.equal(add.exitCode, 0, add.stdout + add.stderr);
+        assert.equal(logPids().at(-1), server.pid, 'the server did the ADD');
+        const res = add.json as unknown as AddResult;
+        const [eth0] = await ipJson<IpAddrLink>(fx.runner, ['addr', 'show', 'dev', 'eth0'], { netns: p.path });
+        assert.ok((eth0.addr_info ?? []).some((a) => a.local === addrOf(res, 4)));
+        const bad = await fx.exec('ADD', pod, { conf: '{"cniVersion": "1.0.0",' });
+        assert.equal(bad.exitCode, 1);
+        assert.equal(bad.json?.code, 6);
+        // From a namespace that is not the server's: 421, and the bundle answers instead.
+        const other = await fx.pod();
+        const elsewhere = await execPluginIn(fx, other.path, 'DEL', { containerId: 'not-here', netns: other.path });
+        assert.equal(elsewhere.exitCode, 0, elsewhere.stdout + elsewhere.stderr);
+        assert.notEqual(logPids().at(-1), server.pid, 'the bundle, not the server, did the DEL from another namespace');
+        const del = await fx.exec('DEL', pod);
+        assert.equal(del.exitCode, 0, del.stdout + del.stderr);
+        assert.equal(logPids().at(-1), server.pid);
+        assert.deepEqual(await fx.leftovers(), NOTHING_LEFT);
+        // A server killed hard leaves its socket file: the shim falls back to the bundle.
+        server.kill('SIGKILL');
+        await new Promise((r) => server.once('exit', r));
+        const add2 = await fx.exec('ADD', { ...pod, containerId: 'fast-2' });
+        assert.equal(add2.exitCode, 0, add2.stdout + add2.stderr);
+        assert.notEqual(logPids().at(-1), server.pid);
+        assert.equal((await fx.exec('DEL', { ...pod, containerId: 'fast-2' })).exitCode, 0);
+        assert.deepEqual(await fx.leftovers(), NOTHING_LEFT);
+      } finally {
+        if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+      }
+    });
+  });
 });
+
+/** Runs the installed shim with another namespace as its host. */
+function execPluginIn(fx: CniFixture, hostNetns: string, command: string, pod: { containerId: string; netns: string }) {
+  return execPlugin({ binary: fx.bin, command, conf: fx.conf(), containerId: pod.containerId, netns: pod.netns, ifname: 'eth0', args: 'IgnoreUnknown=1', hostNetns });
+}

@@ -5,7 +5,9 @@
 //
 //   test ──createCniFixture()──► {bin, store, host} ──fx.exec('ADD', pod)──► plugin in host netns ──fx.leftovers()
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatastore, ResourceStore } from '../datastore/index.ts';
@@ -14,7 +16,7 @@ import { Ipam } from '../ipam/index.ts';
 import type { AnyResource, WorkloadEndpoint } from '../model/index.ts';
 import { createTestHost, createThrowawayNetns, ipJson, ProcessRunner } from '../os/index.ts';
 import type { IpLink, IpRoute, ThrowawayNetns } from '../os/index.ts';
-import { buildPluginBundle } from './install.ts';
+import { installCni } from './install.ts';
 import { execPlugin } from './plugin-exec.ts';
 import type { ExecPluginResult } from './plugin-exec.ts';
 
@@ -28,8 +30,12 @@ export interface Leftovers {
 
 export interface CniFixture {
   dir: string;
+  /** The installed shims (what runtimes execute) and the bundle behind them. */
   bin: string;
   ipamBin: string;
+  bundle: string;
+  /** Where the shims look for a CNI server. */
+  socket: string;
   locator: string;
   host: ThrowawayNetns;
   runner: ProcessRunner;
@@ -39,6 +45,8 @@ export interface CniFixture {
   store<T>(fn: (ds: Datastore, rs: ResourceStore) => Promise<T>): Promise<T>;
   apply(...resources: AnyResource[]): Promise<void>;
   leftovers(): Promise<Leftovers>;
+  /** Starts `brindle-cni serve` inside the host namespace and waits for its socket. */
+  startServer(): Promise<ChildProcess>;
   close(): Promise<void>;
 }
 
@@ -48,24 +56,27 @@ export const FIXTURE_POOL_V6 = 'fd00:91::/120';
 export async function createCniFixture(opts: { ipv6?: boolean } = {}): Promise<CniFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'brb-cni-'));
   const runner = new ProcessRunner();
-  const bin = join(dir, 'bin', 'brindle-cni');
-  const ipamBin = join(dir, 'bin', 'brindle-ipam');
+  const socket = join(dir, 'cni.sock');
+  const locator = `sqlite:${join(dir, 'store.db')}`;
   const pods: ThrowawayNetns[] = [];
+  const servers: ChildProcess[] = [];
   let host: ThrowawayNetns | undefined;
+  let installed;
   try {
-    await buildPluginBundle(bin);
-    await runner.run('cp', [bin, ipamBin]);
+    installed = await installCni({ binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), datastore: locator, socket });
     host = await createTestHost('brb', runner);
   } catch (err) {
     await host?.delete();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const locator = `sqlite:${join(dir, 'store.db')}`;
+  const [bin, ipamBin] = installed.binaries;
   const fx: CniFixture = {
     dir,
     bin,
     ipamBin,
+    bundle: installed.bundle,
+    socket,
     locator,
     host,
     runner,
@@ -127,7 +138,19 @@ export async function createCniFixture(opts: { ipv6?: boolean } = {}): Promise<C
         };
       });
     },
+    startServer: async () => {
+      const child = spawn('nsenter', [`--net=${host.path}`, process.execPath, installed.bundle, 'serve', '--socket', socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+      servers.push(child);
+      const deadline = Date.now() + 15_000;
+      while (!existsSync(socket)) {
+        if (child.exitCode !== null) throw new Error(`brindle-cni serve exited with ${child.exitCode}`);
+        if (Date.now() > deadline) throw new Error(`brindle-cni serve made no socket "${socket}" within 15 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return child;
+    },
     close: async () => {
+      for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
       for (const p of pods) await p.delete();
       await host.delete();
       rmSync(dir, { recursive: true, force: true });
