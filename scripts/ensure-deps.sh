@@ -10,7 +10,7 @@ command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
 # CNI plugin tests and bench/cni: the reference plugins (bridge, host-local, loopback) as the anchor,
 # nsenter/ping inside namespaces, and two real runtimes (podman with runc; containerd's ctr) that call
-# our plugin with a busybox root file system.
+# our plugin with a busybox root file system; curl carries the installed plugin shim's fast path.
 [ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
 command -v nsenter >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
@@ -18,6 +18,7 @@ command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v ctr >/dev/null 2>&1 || need_apt+=(containerd)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # Dataplane tests and bench/dataplane: nft for the policy driver, iperf3 for throughput (B4).
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
