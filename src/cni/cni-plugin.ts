@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { isWorkloadInterfaceName, NotFoundError, tryParseCidr } from '../lib/index.ts';
+import { ExistsError, isWorkloadInterfaceName, NotFoundError, tryParseCidr } from '../lib/index.ts';
 import { openDatastore, resolveDatastoreLocator, ResourceStore } from '../datastore/index.ts';
 import type { Datastore } from '../datastore/index.ts';
 import { Ipam } from '../ipam/index.ts';
@@ -51,7 +51,8 @@ import { HOST_SIDE_MAC, WORKLOAD_GATEWAY_IPV4, WORKLOAD_GATEWAY_IPV6 } from '../
 export type PluginKind = 'cni' | 'ipam';
 
 /** Points inside ADD where BRINDLE_CNI_CRASH_AT kills the plugin (fault-injection tests only). */
-export const CRASH_POINTS = ['after-ipam', 'after-veth', 'after-container', 'after-endpoint'] as const;
+/** after-endpoint: the endpoint is written while the kernel's second step may still run; after-container: all done, no result printed. */
+export const CRASH_POINTS = ['after-ipam', 'after-veth', 'after-endpoint', 'after-container'] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 export interface PluginDeps {
@@ -346,17 +347,24 @@ async function cmdAdd(c: Ctx): Promise<CniResult> {
     c.crash('after-veth');
     try {
       const spec = { hostInterface: hostIf, ifname: c.env.ifname, netns: c.env.netns, ipv4: ips.ipv4, ipv6: ips.ipv6 };
-      await Promise.all([
+      const ipNetworks = [...ips.ipv4.map((ip) => `${ip}/32`), ...ips.ipv6.map((ip) => `${ip}/128`)];
+      const wep = buildWorkloadEndpoint({ id, hostInterface: hostIf, containerMac, ipNetworks, pod, labels: c.conf.labels });
+      // The endpoint is written while the two ip processes run; a kernel failure deletes it again.
+      const kernel = Promise.all([
         configureHostSide(c.runner, spec).then(() => c.mark('host-side')),
         configureContainerSide(c.runner, spec).then(() => c.mark('container-side')),
       ]);
-      c.crash('after-container');
-      const ipNetworks = [...ips.ipv4.map((ip) => `${ip}/32`), ...ips.ipv6.map((ip) => `${ip}/128`)];
-      const wep = buildWorkloadEndpoint({ id, hostInterface: hostIf, containerMac, ipNetworks, pod, labels: c.conf.labels });
+      kernel.catch(() => undefined);
       endpointWritten = true;
-      await store.apply(wep);
+      await store.create(wep).catch((err) => {
+        // An endpoint of an earlier sandbox of this pod: this ADD replaces it.
+        if (err instanceof ExistsError) return store.apply(wep);
+        throw err;
+      });
       c.mark('endpoint');
       c.crash('after-endpoint');
+      await kernel;
+      c.crash('after-container');
       c.log.info('workload attached', { hostInterface: hostIf, ips: ipNetworks, endpoint: wep.metadata.name, podFound: pod !== undefined });
       return {
         cniVersion: c.conf.cniVersion,
@@ -398,15 +406,18 @@ async function cmdDel(c: Ctx): Promise<void> {
     const wep = await store.get<WorkloadEndpoint>(wepRef);
     // A newer sandbox of the same pod owns the endpoint and the interface name: leave both to it.
     const ours = !wep || wep.spec.containerID === id.containerId;
+    // The ip process runs while this one releases the addresses and deletes the endpoint.
     const [linkGone, released] = await Promise.all([
       ours ? deleteHostInterface(c.runner, wep?.spec.interfaceName ?? hostIf).then((deleted) => !deleted) : Promise.resolve(true),
-      ipam.releaseByHandle(handleId),
+      ipam.releaseByHandle(handleId).then(async (ips) => {
+        if (wep && ours) {
+          await store.delete(wepRef).catch((err) => {
+            if (!(err instanceof NotFoundError)) throw err;
+          });
+        }
+        return ips;
+      }),
     ]);
-    if (wep && ours) {
-      await store.delete(wepRef).catch((err) => {
-        if (!(err instanceof NotFoundError)) throw err;
-      });
-    }
     c.log.info('workload detached', {
       released,
       hostInterfaceDeleted: ours && !linkGone,
