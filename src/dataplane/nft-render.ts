@@ -88,6 +88,12 @@ export function profileChain(profile: ProfileProgram, direction: Direction, ctx:
 export interface EndpointRenderContext {
   hasPolicy(id: string): boolean;
   hasProfile(id: string): boolean;
+  /**
+   * Whether the policy's (or profile's) chain for a direction has rules. Chains without rules do not
+   * exist (each chain costs every later nft call a little), and jumping to nothing is a no-match.
+   */
+  hasPolicyRules(id: string, direction: Direction): boolean;
+  hasProfileRules(id: string, direction: Direction): boolean;
 }
 
 export interface PolicyStage {
@@ -114,29 +120,35 @@ export function tierWalkRules(
   }
   for (let t = 0; t < tiersToRun.length; t++) {
     const { tier, ids, endOfTierDrop } = tiersToRun[t];
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
+    // The pass bit can only be set once a policy of this tier ran.
+    let jumped = false;
+    const guard = (): string => (jumped ? `meta mark & ${PASS_BIT} == 0 ` : '');
+    for (const id of ids) {
       if (!ctx.hasPolicy(id)) {
         // Fail closed, as the walk does: never run with a hole where a policy should be.
-        rules.push(nftRule(`${i > 0 ? `meta mark & ${PASS_BIT} == 0 ` : ''}counter drop`, `${label} ${d}: tier ${tier.name}: missing policy ${id}`));
-        return rules;
+        rules.push(nftRule(`${guard()}counter drop`, `${label} ${d}: tier ${tier.name}: missing policy ${id}`));
+        if (!jumped) return rules;
+        continue; // only reached after a Pass, which skips the rest of the tier
       }
-      const guard = i > 0 ? `meta mark & ${PASS_BIT} == 0 ` : '';
-      rules.push(nftRule(`${guard}counter jump ${nftPolicyChain(id, direction)}`, `${label} ${d}: tier ${tier.name}: policy ${id}`));
+      if (!ctx.hasPolicyRules(id, direction)) continue;
+      rules.push(nftRule(`${guard()}counter jump ${nftPolicyChain(id, direction)}`, `${label} ${d}: tier ${tier.name}: policy ${id}`));
       rules.push(nftRule(`meta mark & ${ACCEPT_BIT} != 0 counter return`, `${label} ${d}: allowed by policy ${id}`));
+      jumped = true;
     }
     if (tier.defaultAction === 'Deny' && endOfTierDrop) {
-      rules.push(nftRule(`meta mark & ${PASS_BIT} == 0 counter drop`, `${label} ${d}: end of tier ${tier.name}`));
+      rules.push(nftRule(`${guard()}counter drop`, `${label} ${d}: end of tier ${tier.name}`));
+      if (!jumped) return rules;
     }
     const more = t < tiersToRun.length - 1 || profiles !== undefined;
-    if (more) rules.push(nftRule(`counter meta mark set meta mark & ${CLEAR_PASS}`, `${label} ${d}: after tier ${tier.name}`));
+    if (more && jumped) rules.push(nftRule(`counter meta mark set meta mark & ${CLEAR_PASS}`, `${label} ${d}: after tier ${tier.name}`));
   }
   if (profiles === undefined) {
     rules.push(nftRule('counter return', `${label} ${d}: no policy decided (allowed)`));
     return rules;
   }
   for (const id of profiles) {
-    if (!ctx.hasProfile(id)) continue; // the walk skips a missing profile
+    // The walk skips a missing profile; an empty one matches nothing.
+    if (!ctx.hasProfile(id) || !ctx.hasProfileRules(id, direction)) continue;
     rules.push(nftRule(`counter jump ${nftProfileChain(id, direction)}`, `${label} ${d}: profile ${id}`));
     rules.push(nftRule(`meta mark & ${ACCEPT_BIT} != 0 counter return`, `${label} ${d}: allowed by profile ${id}`));
   }

@@ -15,7 +15,7 @@ import type { RuleRenderContext } from './nft-rules.ts';
 
 const ctx: RuleRenderContext = {
   ipSetType: (id) => (id === 'np' ? 'ip-and-port' : id === 'missing' ? undefined : 'net'),
-  ipSetHasNets: (id, f) => id === 'withnets' && f === 4,
+  ipSetHasMembers: (id, part, f) => (part === 'hosts' && (id !== 'v4only' || f === 4)) || (part === 'nets' && id === 'withnets' && f === 4) || (part === 'ports' && id === 'np'),
 };
 const attribution = { owner: 'policy' as const, id: 'p', kind: 'GlobalNetworkPolicy', name: 'web', namespace: 'prod', tier: 'default', direction: 'ingress' as const, index: 3 };
 const rule = (r: Partial<RuleProgram>): RuleProgram => ({ id: 'p/ingress/3', action: 'allow', src: {}, dst: {}, attribution, ...r });
@@ -64,6 +64,8 @@ test('rule programs render to the nft matches the reference walk means', () => {
     ['notProtocol', { action: 'deny', notProtocol: 17 }, ['meta l4proto != udp']],
     ['an unknown set contains nothing: the rule cannot match', { src: { ipSets: ['missing'] } }, []],
     ['...and not being in it always holds', { src: { notIpSets: ['missing'] } }, ['meta nfproto ipv4', 'meta nfproto ipv6']],
+    ['a set without IPv6 members: only the IPv4 variant can match', { src: { ipSets: ['v4only'] } }, [`ip saddr @${H4('v4only')}`]],
+    ['...and the IPv6 variant of its negation needs no lookup', { action: 'deny', src: { notIpSets: ['v4only'] } }, [`ip saddr != @${H4('v4only')}`, 'meta nfproto ipv6']],
     ['ports on a protocol without ports cannot match', { protocol: 1, dst: { ports: [{ first: 1, last: 1 }] } }, []],
     ['a rule that never matches renders nothing', { neverMatches: 'service "x" is not resolvable' }, []],
   ];
@@ -92,9 +94,13 @@ test('long or quoted names keep comments within nft limits', () => {
 
 test('the endpoint tier walk: pass skips the tier, end-of-tier deny, missing policy drops, missing profile skipped', () => {
   const have = new Set(['p1', 'p2', 'p3', 'prof']);
-  const c = { hasPolicy: (id: string) => have.has(id), hasProfile: (id: string) => have.has(id) };
+  const c = {
+    hasPolicy: (id: string) => have.has(id), hasProfile: (id: string) => have.has(id),
+    hasPolicyRules: (id: string) => id !== 'p2', hasProfileRules: () => true,
+  };
   const tiers = [
-    { name: 't1', order: 1, defaultAction: 'Deny' as const, ingress: ['p1', 'p2'], egress: [] },
+    // p2 has no ingress rules: no jump at all.
+    { name: 't1', order: 1, defaultAction: 'Deny' as const, ingress: ['p1', 'p2', 'p3'], egress: [] },
     { name: 't2', order: 2, defaultAction: 'Pass' as const, ingress: ['p3'], egress: [] },
   ];
   const lines = tierWalkRules('wl ns/a', 'ingress', [{ tiers, endOfTierDrop: true }], ['ghost', 'prof'], c).map((r) => `${r.body}  # ${r.comment}`);
@@ -102,8 +108,8 @@ test('the endpoint tier walk: pass skips the tier, end-of-tier deny, missing pol
     'counter meta mark set meta mark & 0xfffcffff  # wl ns/a ingress: clear marks',
     'counter jump pol-i-H  # wl ns/a ingress: tier t1: policy p1',
     'meta mark & 0x00010000 != 0 counter return  # wl ns/a ingress: allowed by policy p1',
-    'meta mark & 0x00020000 == 0 counter jump pol-i-H  # wl ns/a ingress: tier t1: policy p2',
-    'meta mark & 0x00010000 != 0 counter return  # wl ns/a ingress: allowed by policy p2',
+    'meta mark & 0x00020000 == 0 counter jump pol-i-H  # wl ns/a ingress: tier t1: policy p3',
+    'meta mark & 0x00010000 != 0 counter return  # wl ns/a ingress: allowed by policy p3',
     'meta mark & 0x00020000 == 0 counter drop  # wl ns/a ingress: end of tier t1',
     'counter meta mark set meta mark & 0xfffdffff  # wl ns/a ingress: after tier t1',
     'counter jump pol-i-H  # wl ns/a ingress: tier t2: policy p3',
@@ -113,8 +119,11 @@ test('the endpoint tier walk: pass skips the tier, end-of-tier deny, missing pol
     'meta mark & 0x00010000 != 0 counter return  # wl ns/a ingress: allowed by profile prof',
     'counter drop  # wl ns/a ingress: no profile allowed',
   ]);
-  const missing = tierWalkRules('wl ns/a', 'ingress', [{ tiers: [{ ...tiers[0], ingress: ['p1', 'gone', 'p2'] }], endOfTierDrop: true }], [], c);
-  assert.deepEqual(missing.slice(3).map((r) => `${r.body}  # ${r.comment}`), ['meta mark & 0x00020000 == 0 counter drop  # wl ns/a ingress: tier t1: missing policy gone']);
+  // A missing policy drops what reaches it (a Pass before it skips it); first in its tier it ends the chain.
+  const missing = tierWalkRules('wl ns/a', 'ingress', [{ tiers: [{ ...tiers[0], ingress: ['p1', 'gone', 'p3'] }], endOfTierDrop: true }], [], c);
+  assert.deepEqual(missing.slice(3, 4).map((r) => `${r.body}  # ${r.comment}`), ['meta mark & 0x00020000 == 0 counter drop  # wl ns/a ingress: tier t1: missing policy gone']);
+  const first = tierWalkRules('wl ns/a', 'ingress', [{ tiers: [{ ...tiers[0], ingress: ['gone', 'p1'] }], endOfTierDrop: true }], ['prof'], c);
+  assert.deepEqual(first.map((r) => r.body), ['counter meta mark set meta mark & 0xfffcffff', 'counter drop']);
 });
 
 test('base chains dispatch through verdict maps and fail closed for unknown workload interfaces', () => {

@@ -13,11 +13,16 @@ import type { Family } from './nft-elements.ts';
 import { nftRule } from './nft-model.ts';
 import type { NftRule } from './nft-model.ts';
 
+export type IpSetPart = 'hosts' | 'nets' | 'ports';
+
 export interface RuleRenderContext {
   /** The IP set's type, or undefined when it is unknown (an unknown set contains nothing). */
   ipSetType(id: string): 'net' | 'ip-and-port' | undefined;
-  /** Whether the set has network (not single-address) members in a family, so its interval set is consulted. */
-  ipSetHasNets(id: string, family: Family): boolean;
+  /**
+   * Whether one part of the set has members in a family (single addresses in the hash set, networks in
+   * the interval set, named-port members). Only parts with members exist in the kernel and are consulted.
+   */
+  ipSetHasMembers(id: string, part: IpSetPart, family: Family): boolean;
   nflogGroup?: number;
 }
 
@@ -116,19 +121,20 @@ function sideNames(family: Family | undefined, side: 'src' | 'dst'): SideNames {
   return { addr: `${fam} ${side === 'src' ? 'saddr' : 'daddr'}`, port: `th ${side === 'src' ? 'sport' : 'dport'}` };
 }
 
-/** Membership of one IP set as alternatives (a host set OR its network set), or undefined when unknown. */
+/**
+ * Membership of one IP set as alternatives (its host set OR its network set), [] when the set has no
+ * member of the family (it contains nothing then), or undefined when the set is unknown.
+ */
 function membership(id: string, family: Family, n: SideNames, ctx: RuleRenderContext): Alt[] | undefined {
   const type = ctx.ipSetType(id);
   if (type === undefined) return undefined;
-  if (type === 'ip-and-port') {
-    const set = nftIpSetName(id, 'ports', family);
-    return [{ pos: [`${n.addr} . meta l4proto . ${n.port} @${set}`], neg: `${n.addr} . meta l4proto . ${n.port} != @${set}` }];
-  }
-  const hosts = nftIpSetName(id, 'hosts', family);
-  const alts: Alt[] = [{ pos: [`${n.addr} @${hosts}`], neg: `${n.addr} != @${hosts}` }];
-  if (ctx.ipSetHasNets(id, family)) {
-    const nets = nftIpSetName(id, 'nets', family);
-    alts.push({ pos: [`${n.addr} @${nets}`], neg: `${n.addr} != @${nets}` });
+  const parts: IpSetPart[] = type === 'ip-and-port' ? ['ports'] : ['hosts', 'nets'];
+  const alts: Alt[] = [];
+  for (const part of parts) {
+    if (!ctx.ipSetHasMembers(id, part, family)) continue;
+    const set = nftIpSetName(id, part, family);
+    const key = part === 'ports' ? `${n.addr} . meta l4proto . ${n.port}` : n.addr;
+    alts.push({ pos: [`${key} @${set}`], neg: `${key} != @${set}` });
   }
   return alts;
 }
@@ -149,8 +155,8 @@ function sideFactors(
       if (nets.length > 0) out.push([[`${n.addr} != ${setLiteral(nets)}`]]);
     }
     for (const id of m.ipSets ?? []) {
-      const alts = membership(id, family, n, ctx);
-      out.push(alts ? orFactor(alts, exclusive) : IMPOSSIBLE);
+      const alts = membership(id, family, n, ctx) ?? [];
+      out.push(alts.length > 0 ? orFactor(alts, exclusive) : IMPOSSIBLE);
     }
     for (const id of m.notIpSets ?? []) {
       const alts = membership(id, family, n, ctx);

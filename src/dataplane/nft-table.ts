@@ -25,10 +25,16 @@ import {
   baseChains, defaultRenderOptions, fixedDecls, hostEndpointChains, policyChain, profileChain, workloadChains,
 } from './nft-render.ts';
 import type { EndpointRenderContext, NftRenderOptions, WildcardHostEndpoint } from './nft-render.ts';
-import type { RuleRenderContext } from './nft-rules.ts';
+import type { IpSetPart, RuleRenderContext } from './nft-rules.ts';
 import type { DriverMessage, IpPoolInfo } from './host-messages.ts';
 
 const FAMILIES: Family[] = [4, 6];
+
+function partDecl(name: string, part: IpSetPart, family: Family): NftSetDecl {
+  const addr = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+  if (part === 'ports') return { name, kind: 'set', type: `${addr} . inet_proto . inet_service`, flags: [] };
+  return { name, kind: 'set', type: addr, flags: part === 'nets' ? ['interval'] : [] };
+}
 
 interface Owned {
   chains: string[];
@@ -114,9 +120,8 @@ export class NftTableManager implements RuleRenderContext, EndpointRenderContext
     return this.state.ipSets.get(id)?.spec.type;
   }
 
-  ipSetHasNets(id: string, family: Family): boolean {
-    const elems = this.model.elements.get(nftIpSetName(id, 'nets', family));
-    return elems !== undefined && elems.size > 0;
+  ipSetHasMembers(id: string, part: IpSetPart, family: Family): boolean {
+    return (this.model.elements.get(nftIpSetName(id, part, family))?.size ?? 0) > 0;
   }
 
   hasPolicy(id: string): boolean {
@@ -125,6 +130,14 @@ export class NftTableManager implements RuleRenderContext, EndpointRenderContext
 
   hasProfile(id: string): boolean {
     return this.state.profiles.has(id);
+  }
+
+  hasPolicyRules(id: string, direction: Direction): boolean {
+    return this.model.chains.has(nftPolicyChainName(id, direction));
+  }
+
+  hasProfileRules(id: string, direction: Direction): boolean {
+    return this.model.chains.has(nftProfileChainName(id, direction));
   }
 
   // --- messages -------------------------------------------------------------------------------
@@ -242,43 +255,66 @@ export class NftTableManager implements RuleRenderContext, EndpointRenderContext
       this.dirtySets.add(id);
       return;
     }
+    const edits = new Map<string, { part: IpSetPart; family: Family; add: string[]; remove: string[] }>();
+    const edit = (part: IpSetPart, family: Family): { add: string[]; remove: string[] } => {
+      const k = `${part}${family}`;
+      let e = edits.get(k);
+      if (!e) {
+        e = { part, family, add: [], remove: [] };
+        edits.set(k, e);
+      }
+      return e;
+    };
     let netsChanged = false;
     const nets = this.setNetMembers.get(id) ?? new Set<string>();
-    const apply = (m: string, add: boolean): void => {
+    const take = (m: string, add: boolean): void => {
       if (set.spec.type === 'ip-and-port') {
         const e = portElement(m);
-        if (e) this.model.setElement(nftIpSetName(id, 'ports', e.family), e.element, add ? '' : undefined);
+        if (e) edit('ports', e.family)[add ? 'add' : 'remove'].push(e.element);
         return;
       }
       const h = hostElement(m);
       if (h) {
-        this.model.setElement(nftIpSetName(id, 'hosts', h.family), h.element, add ? '' : undefined);
+        edit('hosts', h.family)[add ? 'add' : 'remove'].push(h.element);
         return;
       }
       if (add) nets.add(m);
       else nets.delete(m);
       netsChanged = true;
     };
-    for (const m of removed) apply(m, false);
-    for (const m of added) apply(m, true);
+    for (const m of removed) take(m, false);
+    for (const m of added) take(m, true);
+    for (const e of edits.values()) this.editPart(id, e.part, e.family, e.add, e.remove);
     if (netsChanged) {
       this.setNetMembers.set(id, nets);
-      this.renderNetPart(id, nets);
+      const parsed = [...nets].map((m) => tryParseCidr(m, true)).filter((c) => c !== undefined);
+      for (const f of FAMILIES) this.replacePart(id, 'nets', f, coverNets(parsed, f));
     }
   }
 
-  /** Rewrites the interval sets of a net IP set; users re-render when the set starts or stops having networks. */
-  private renderNetPart(id: string, nets: Set<string>): void {
-    const parsed = [...nets].map((m) => tryParseCidr(m, true)).filter((c) => c !== undefined);
-    for (const f of FAMILIES) {
-      const name = nftIpSetName(id, 'nets', f);
-      const had = this.ipSetHasNets(id, f);
-      const want = new Set(coverNets(parsed, f));
-      const cur = this.model.elements.get(name) ?? new Map<string, string>();
-      for (const k of [...cur.keys()]) if (!want.has(k)) this.model.setElement(name, k, undefined);
-      for (const k of want) if (!cur.has(k)) this.model.setElement(name, k, '');
-      if (had !== (want.size > 0)) this.markUsers(this.setUsers.get(id));
-    }
+  /**
+   * Adds and removes elements of one part of an IP set. A part's nft set exists only while it has
+   * members (an empty set would only cost every later nft call its cache load); rules using the IP set
+   * are re-rendered when a part appears or goes.
+   */
+  private editPart(id: string, part: IpSetPart, family: Family, add: Iterable<string>, remove: Iterable<string>): void {
+    const name = nftIpSetName(id, part, family);
+    const before = this.ipSetHasMembers(id, part, family);
+    const adds = [...add];
+    if (adds.length > 0 && !this.model.decls.has(name)) this.model.setDecl(name, partDecl(name, part, family));
+    for (const r of remove) this.model.setElement(name, r, undefined);
+    for (const a of adds) this.model.setElement(name, a, '');
+    const after = this.ipSetHasMembers(id, part, family);
+    if (!after && this.model.decls.has(name)) this.model.setDecl(name, undefined);
+    if (before !== after) this.markUsers(this.setUsers.get(id));
+  }
+
+  private replacePart(id: string, part: IpSetPart, family: Family, elements: Iterable<string>): void {
+    const want = new Set(elements);
+    const cur = this.model.elements.get(nftIpSetName(id, part, family)) ?? new Map<string, string>();
+    const remove = [...cur.keys()].filter((k) => !want.has(k));
+    const add = [...want].filter((k) => !cur.has(k));
+    if (add.length > 0 || remove.length > 0) this.editPart(id, part, family, add, remove);
   }
 
   // --- rendering --------------------------------------------------------------------------------
@@ -338,16 +374,27 @@ export class NftTableManager implements RuleRenderContext, EndpointRenderContext
 
   private renderIpSet(id: string): void {
     const set = this.state.ipSets.get(id);
+    const want = new Map<string, string[]>(); // `${part}${family}` → elements
+    if (set?.spec.type === 'ip-and-port') {
+      for (const f of FAMILIES) want.set(`ports${f}`, []);
+      for (const m of set.members) {
+        const e = portElement(m);
+        if (e) want.get(`ports${e.family}`)!.push(e.element);
+      }
+    } else if (set) {
+      const p = partitionMembers(set.members);
+      const nets = new Set<string>();
+      for (const m of set.members) if (!hostElement(m)) nets.add(m);
+      this.setNetMembers.set(id, nets);
+      for (const f of FAMILIES) {
+        want.set(`hosts${f}`, p.hosts[f]);
+        want.set(`nets${f}`, p.nets[f]);
+      }
+    }
+    for (const part of ['hosts', 'nets', 'ports'] as IpSetPart[]) {
+      for (const f of FAMILIES) this.replacePart(id, part, f, want.get(`${part}${f}`) ?? []);
+    }
     const prevType = this.renderedSetType.get(id);
-    const names = (type: IpSetSpec['type'] | undefined): string[] => {
-      if (type === undefined) return [];
-      return type === 'ip-and-port'
-        ? FAMILIES.map((f) => nftIpSetName(id, 'ports', f))
-        : FAMILIES.flatMap((f) => [nftIpSetName(id, 'hosts', f), nftIpSetName(id, 'nets', f)]);
-    };
-    const hadNets = FAMILIES.map((f) => this.ipSetHasNets(id, f));
-    const keep = new Set(names(set?.spec.type));
-    for (const n of names(prevType)) if (!keep.has(n)) this.model.setDecl(n, undefined);
     if (!set) {
       this.renderedSetType.delete(id);
       this.setNetMembers.delete(id);
@@ -356,38 +403,6 @@ export class NftTableManager implements RuleRenderContext, EndpointRenderContext
     }
     this.renderedSetType.set(id, set.spec.type);
     if (prevType !== set.spec.type) this.markUsers(this.setUsers.get(id));
-    const want = new Map<string, Set<string>>();
-    if (set.spec.type === 'ip-and-port') {
-      for (const f of FAMILIES) {
-        const name = nftIpSetName(id, 'ports', f);
-        this.setDeclIfChanged({ name, kind: 'set', type: `${f === 4 ? 'ipv4_addr' : 'ipv6_addr'} . inet_proto . inet_service`, flags: [] });
-        want.set(name, new Set());
-      }
-      for (const m of set.members) {
-        const e = portElement(m);
-        if (e) want.get(nftIpSetName(id, 'ports', e.family))!.add(e.element);
-      }
-    } else {
-      const p = partitionMembers(set.members);
-      const nets = new Set<string>();
-      for (const m of set.members) if (!hostElement(m)) nets.add(m);
-      this.setNetMembers.set(id, nets);
-      for (const f of FAMILIES) {
-        const type = f === 4 ? 'ipv4_addr' : 'ipv6_addr';
-        const hosts = nftIpSetName(id, 'hosts', f);
-        const netName = nftIpSetName(id, 'nets', f);
-        this.setDeclIfChanged({ name: hosts, kind: 'set', type, flags: [] });
-        this.setDeclIfChanged({ name: netName, kind: 'set', type, flags: ['interval'] });
-        want.set(hosts, new Set(p.hosts[f]));
-        want.set(netName, new Set(p.nets[f]));
-      }
-    }
-    for (const [name, elems] of want) {
-      const cur = this.model.elements.get(name) ?? new Map<string, string>();
-      for (const k of [...cur.keys()]) if (!elems.has(k)) this.model.setElement(name, k, undefined);
-      for (const k of elems) if (!cur.has(k)) this.model.setElement(name, k, '');
-    }
-    if (FAMILIES.some((f, i) => hadNets[i] !== this.ipSetHasNets(id, f))) this.markUsers(this.setUsers.get(id));
   }
 
   private renderProgram(kind: 'pol' | 'pro', id: string): void {
@@ -402,8 +417,11 @@ export class NftTableManager implements RuleRenderContext, EndpointRenderContext
           ? policyChain(prog as Parameters<typeof policyChain>[0], direction, this)
           : profileChain(prog, direction, this);
       const name = kind === 'pol' ? nftPolicyChainName(id, direction) : nftProfileChainName(id, direction);
-      if (chain) this.setChainIfChanged(chain);
-      else if (this.model.chains.has(name)) this.model.setChain(name, undefined);
+      const existed = this.model.chains.has(name);
+      // A chain without rules is left out; endpoints then skip the jump (a no-match either way).
+      if (chain && chain.rules.length > 0) this.setChainIfChanged(chain);
+      else if (existed) this.model.setChain(name, undefined);
+      if (existed !== this.model.chains.has(name)) this.markUsers((kind === 'pol' ? this.policyUsers : this.profileUsers).get(id));
     }
     if (prog) {
       const sets = setIdsOf([...prog.ingress, ...prog.egress]);
