@@ -63,7 +63,7 @@ export async function createCniFixture(opts: { ipv6?: boolean } = {}): Promise<C
   let host: ThrowawayNetns | undefined;
   let installed;
   try {
-    installed = await installCni({ binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), datastore: locator, socket });
+    installed = await installCni({ binDir: join(dir, 'bin'), confDir: join(dir, 'net.d'), datastore: locator, socket, nodename: 'brb-node', logFile: join(dir, 'cni.log') });
     host = await createTestHost('brb', runner);
   } catch (err) {
     await host?.delete();
