@@ -23,6 +23,7 @@ import {
   ipJson,
   isAlreadyExists,
   isNoSuchDevice,
+  linkPresentHere,
   readSysctl,
   writeSysctls,
 } from '../os/index.ts';
@@ -127,6 +128,8 @@ export async function configureContainerSide(runner: CommandRunner, a: AddressSp
 
 /** Deletes a host-side interface; false when there was none. */
 export async function deleteHostInterface(runner: CommandRunner, name: string): Promise<boolean> {
+  // DEL after the namespace is gone is common: skip the ip process when /proc says there is no link.
+  if ((await linkPresentHere(runner, name)) === false) return false;
   try {
     await ipBatch(runner, [`link del ${name}`]);
     return true;

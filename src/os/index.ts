@@ -11,6 +11,7 @@ export {
   ipBatch,
   ipJson,
   getLink,
+  linkPresentHere,
   listLinks,
   listAddresses,
   listRoutes,

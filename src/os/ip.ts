@@ -111,6 +111,16 @@ export interface IpRoute {
   type?: string;
 }
 
+/**
+ * Whether this process's own namespace has a link of that name, read from /proc/self/net/dev (no
+ * process spawned); undefined when the file cannot be read (the caller then asks ip).
+ */
+export async function linkPresentHere(runner: CommandRunner, name: string): Promise<boolean | undefined> {
+  const text = await runner.readProcFile('/proc/self/net/dev');
+  if (text === undefined) return undefined;
+  return text.split('\n').some((line) => line.trimStart().startsWith(`${name}:`));
+}
+
 /** The link, or undefined when there is none of that name. */
 export async function getLink(runner: CommandRunner, name: string, opts: NetnsOption = {}): Promise<IpLink | undefined> {
   try {

@@ -16,6 +16,7 @@ import {
   createThrowawayNetns,
   formatCommandLine,
   getLink,
+  linkPresentHere,
   inNetns,
   ipBatch,
   ipJson,
@@ -177,4 +178,14 @@ test('a throwaway namespace runs commands through nsenter', { skip }, async () =
   } finally {
     await ns.delete();
   }
+});
+
+test('linkPresentHere reads /proc/self/net/dev; unknown when unreadable', async () => {
+  const fake = new FakeRunner();
+  assert.equal(await linkPresentHere(fake, 'lo'), undefined);
+  fake.procFiles.set('/proc/self/net/dev', 'Inter-|   Receive\n face |bytes\n    lo: 0 0\nbrv1234: 1 2\n');
+  assert.equal(await linkPresentHere(fake, 'brv1234'), true);
+  assert.equal(await linkPresentHere(fake, 'brv123'), false);
+  assert.equal(await linkPresentHere(runner, 'lo'), true);
+  assert.equal(await linkPresentHere(runner, 'brb-no-such-link'), false);
 });
