@@ -10,7 +10,7 @@
 // accept or pass bit and returns, or drops (Deny), or returns without a bit (no rule matched).
 
 import {
-  NFT_CHAINS, NFT_MAPS, NFT_MARK_ACCEPT, NFT_MARK_PASS, NFT_SETS, VXLAN_PORT, WORKLOAD_INTERFACE_PREFIX,
+  NFT_CHAINS, NFT_MAPS, NFT_MARK_ACCEPT, NFT_MARK_PASS, NFT_PREROUTING_PRIORITY, NFT_SETS, VXLAN_PORT, WORKLOAD_INTERFACE_PREFIX,
   nftHostEndpointChain, nftPolicyChain, nftProfileChain, nftWorkloadChain,
 } from '../lib/index.ts';
 import type {
@@ -313,16 +313,29 @@ export function baseChains(opts: NftRenderOptions, wildcard: WildcardHostEndpoin
     nftRule('ct state established,related counter accept', `${hook}: established and related`),
     nftRule('ct state invalid counter drop', `${hook}: invalid`),
   ];
+  // Workload egress runs once, in prerouting, for traffic that is then forwarded or delivered to this
+  // host alike: the kernel re-validates every chain reachable from each hook on each commit, so each
+  // endpoint chain is reachable from one hook only.
+  const prerouting: NftChain = {
+    name: NFT_CHAINS.prerouting,
+    base: { type: 'filter', hook: 'prerouting', priority: NFT_PREROUTING_PRIORITY, policy: 'accept' },
+    rules: [
+      ...ct('prerouting'),
+      nftRule(`iifname != ${wl} counter accept`, 'prerouting: not from a workload'),
+      nftRule('icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } counter accept', 'prerouting: IPv6 neighbour discovery from a workload'),
+      // An endpoint chain returns only with the accept bit set; a clear bit after the dispatch means no
+      // chain ran (unknown interface) — a stale bit from an earlier step must not count, hence the clears.
+      nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, 'prerouting: clear marks'),
+      nftRule(`counter iifname vmap @${M.workloadFrom}`, 'prerouting: from a workload: anti-spoofing and its egress policy'),
+      nftRule(`meta mark & ${ACCEPT_BIT} == 0 counter drop`, 'prerouting: from an unknown workload interface (fail closed)'),
+      nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, 'prerouting: clear marks (routing sees the mark)'),
+    ],
+  };
   const forward: NftChain = {
     name: NFT_CHAINS.forward,
     base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' },
     rules: [
       ...ct('forward'),
-      // An endpoint chain returns only with the accept bit set; a clear bit after the dispatch means no
-      // chain ran (unknown interface) — a stale bit from an earlier step must not count, hence the clears.
-      nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, 'forward: clear marks'),
-      nftRule(`counter iifname vmap @${M.workloadFrom}`, 'forward: from a workload: its egress policy'),
-      nftRule(`iifname ${wl} meta mark & ${ACCEPT_BIT} == 0 counter drop`, 'forward: from an unknown workload interface (fail closed)'),
       nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, 'forward: clear marks'),
       nftRule(`counter oifname vmap @${M.workloadTo}`, 'forward: to a workload: its ingress policy'),
       nftRule(`oifname ${wl} meta mark & ${ACCEPT_BIT} == 0 counter drop`, 'forward: to an unknown workload interface (fail closed)'),
@@ -337,22 +350,13 @@ export function baseChains(opts: NftRenderOptions, wildcard: WildcardHostEndpoin
     base: { type: 'filter', hook: 'input', priority: 0, policy: 'accept' },
     rules: [
       ...ct('input'),
-      nftRule(`iifname ${wl} counter goto ${NFT_CHAINS.workloadToHost}`, 'input: from a workload'),
+      // The workload's egress policy already ran in prerouting.
+      nftRule(`iifname ${wl} counter ${opts.endpointToHostAction}`, 'input: from a workload: endpoint-to-host action'),
       nftRule('iifname "lo" counter accept', 'input: loopback'),
       nftRule(`ip saddr @${NFT_SETS.vxlanPeers(4)} udp dport ${VXLAN_PORT} counter accept`, 'input: VXLAN from a known host'),
       nftRule(`ip6 saddr @${NFT_SETS.vxlanPeers(6)} udp dport ${VXLAN_PORT} counter accept`, 'input: VXLAN from a known host'),
       nftRule(`counter iifname vmap @${M.hostFrom}`, 'input: host endpoint ingress'),
       ...(wildcard.ingress ? [nftRule(`counter goto ${wildcard.ingress}`, 'input: host endpoint ingress (any interface)')] : []),
-    ],
-  };
-  const toHost: NftChain = {
-    name: NFT_CHAINS.workloadToHost,
-    rules: [
-      nftRule('icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } counter accept', 'workload to host: IPv6 neighbour discovery'),
-      nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, 'workload to host: clear marks'),
-      nftRule(`counter iifname vmap @${M.workloadFrom}`, 'workload to host: the workload\'s egress policy'),
-      nftRule(`meta mark & ${ACCEPT_BIT} == 0 counter drop`, 'workload to host: unknown workload interface (fail closed)'),
-      nftRule(`counter ${opts.endpointToHostAction}`, 'workload to host: endpoint-to-host action'),
     ],
   };
   const output: NftChain = {
@@ -375,5 +379,5 @@ export function baseChains(opts: NftRenderOptions, wildcard: WildcardHostEndpoin
         `nat: outgoing from natOutgoing pools (IPv${f})`);
     }),
   };
-  return [forward, input, toHost, output, nat];
+  return [prerouting, forward, input, output, nat];
 }

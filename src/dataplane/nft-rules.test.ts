@@ -127,14 +127,22 @@ test('the endpoint tier walk: pass skips the tier, end-of-tier deny, missing pol
 });
 
 test('base chains dispatch through verdict maps and fail closed for unknown workload interfaces', () => {
-  const fwd = baseChains(defaultRenderOptions())[0];
+  const [pre, fwd] = baseChains(defaultRenderOptions());
+  assert.deepEqual(pre.base, { type: 'filter', hook: 'prerouting', priority: -90, policy: 'accept' });
+  assert.deepEqual(pre.rules.map((r) => r.body), [
+    'ct state established,related counter accept',
+    'ct state invalid counter drop',
+    'iifname != "brv*" counter accept',
+    'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } counter accept',
+    'counter meta mark set meta mark & 0xfffcffff',
+    'counter iifname vmap @wl-from',
+    'meta mark & 0x00010000 == 0 counter drop',
+    'counter meta mark set meta mark & 0xfffcffff',
+  ]);
   assert.deepEqual(fwd.base, { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' });
   assert.deepEqual(fwd.rules.map((r) => r.body), [
     'ct state established,related counter accept',
     'ct state invalid counter drop',
-    'counter meta mark set meta mark & 0xfffcffff',
-    'counter iifname vmap @wl-from',
-    'iifname "brv*" meta mark & 0x00010000 == 0 counter drop',
     'counter meta mark set meta mark & 0xfffcffff',
     'counter oifname vmap @wl-to',
     'oifname "brv*" meta mark & 0x00010000 == 0 counter drop',

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NFT_MAPS, nftIpSetName, nftWorkloadChain } from '../lib/index.ts';
-import { CommandFailure, ProcessRunner, createTestHost, missingTools, rootTestSkipReason } from '../os/index.ts';
+import { CommandFailure, ProcessRunner, TEST_HOST_UPLINK, createTestHost, missingTools, rootTestSkipReason } from '../os/index.ts';
 import type { DataplaneMessage, WorkloadEndpointState } from '../dataplane-api/index.ts';
 import { NftablesDriver } from './nftables-driver.ts';
 import { createLab } from './test-lab.ts';
@@ -87,6 +87,13 @@ describe('nftables driver (root, throwaway namespaces)', { skip }, () => {
     assert.deepEqual(toUnknown.map((r) => r.ok), [false, false]);
     const fromUnknown = await lab.probe('u', [{ to: c.v4, proto: 'tcp', port: 80 }, { to: c.v6, proto: 'tcp', port: 80 }]);
     assert.deepEqual(fromUnknown.map((r) => r.ok), [false, false]);
+
+    // Workload → this host: the workload's egress policy applies, then the endpoint-to-host action
+    // (accept). Nothing listens on the host, so "allowed" shows as a refused connection, "denied" as silence.
+    const hostAddr = TEST_HOST_UPLINK.address.split('/')[0];
+    const toHost = await lab.probe('a', [{ to: hostAddr, proto: 'tcp', port: 80 }, { to: hostAddr, proto: 'tcp', port: 9090 }]);
+    assert.deepEqual(toHost.map((r) => r.error), ['ECONNREFUSED', 'timeout'], 'a may reach the host on 80, its egress policy denies 9090');
+    assert.equal((await lab.probe('u', [{ to: hostAddr, proto: 'tcp', port: 80 }]))[0].error, 'timeout', 'an unknown workload cannot reach the host');
 
     // ICMP: c's second profile allows echo requests (after p1 passed over them), b's tiers do not.
     if (missingTools(['ping']).length === 0) {

@@ -60,13 +60,16 @@ export const NFT_TABLE = 'brindle';
 
 /** Base chains (hooked) and the fixed regular chains of brindle's table. */
 export const NFT_CHAINS = {
+  /** Workload egress policy, once for forwarded and host-bound traffic alike (after DNAT). */
+  prerouting: 'prerouting',
   forward: 'forward',
   input: 'input',
   output: 'output',
   natPostrouting: 'nat-postrouting',
-  /** Workload → this host (input hook): ND, then the workload's egress policy, then the endpoint-to-host action. */
-  workloadToHost: 'wl-to-host',
 } as const;
+
+/** Priority of the prerouting chain: just after dstnat (-100), so policy sees translated destinations. */
+export const NFT_PREROUTING_PRIORITY = -90;
 
 /** Verdict maps keyed by interface name (dispatch whose cost does not grow with the endpoint count). */
 export const NFT_MAPS = {
