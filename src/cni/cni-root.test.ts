@@ -119,6 +119,26 @@ describe('brindle-cni driven like a runtime (root)', { skip }, () => {
     assert.equal((await fx.exec('DEL', { netns: b.path, containerId: 'pod-b' })).exitCode, 0);
   });
 
+  test('an IPv6-only attachment (ipam.assign_ipv4 false) reaches a dual-stack pod over IPv6', async () => {
+    const a = await fx.pod();
+    const b = await fx.pod();
+    const conf6 = fx.conf({ ipam: { type: 'brindle-ipam', assign_ipv4: false } });
+    const addA = await fx.exec('ADD', { netns: a.path, containerId: 'v6-a' }, { conf: conf6 });
+    assert.equal(addA.exitCode, 0, addA.stdout + addA.stderr);
+    const addB = await fx.exec('ADD', { netns: b.path, containerId: 'v6-b' });
+    assert.equal(addB.exitCode, 0, addB.stdout + addB.stderr);
+    const resA = addA.json as unknown as AddResult;
+    assert.equal(resA.ips.length, 1);
+    assert.match(resA.ips[0].address, /^fd00:91::[0-9a-f]+\/128$/);
+    const r4 = await ipJson<IpRoute>(fx.runner, ['-4', 'route', 'show'], { netns: a.path });
+    assert.deepEqual(r4, [], 'no IPv4 routes in an IPv6-only pod');
+    const ping6 = await a.run('ping', ['-6', '-c', '1', '-W', '3', addrOf(addB.json as unknown as AddResult, 6)], { okCodes: [1] });
+    assert.equal(ping6.code, 0, ping6.stdout + ping6.stderr);
+    assert.equal((await fx.exec('DEL', { netns: a.path, containerId: 'v6-a' }, { conf: conf6 })).exitCode, 0);
+    assert.equal((await fx.exec('DEL', { netns: b.path, containerId: 'v6-b' })).exitCode, 0);
+    assert.deepEqual(await fx.leftovers(), NOTHING_LEFT);
+  });
+
   test('CHECK passes after ADD and reports a host route removed behind the plugin\'s back', async () => {
     const p = await fx.pod();
     const add = await fx.exec('ADD', { netns: p.path, containerId: 'pod-check' }, { conf: fx.conf({ cniVersion: '0.4.0' }) });
