@@ -4,7 +4,7 @@
 //
 //   handler throws (CniError | BrindleError | anything) ──toCniError──► {"cniVersion","code","msg","details"}
 
-import { BrindleError, CommandError, DatastoreError, InvalidError } from '../lib/index.ts';
+import { BrindleError, CommandError, ConflictError, DatastoreError, ExistsError, InvalidError } from '../lib/index.ts';
 import { IpamExhaustedError } from '../ipam/index.ts';
 
 /** Codes from the CNI specification and brindle's own (100+). */
@@ -37,6 +37,8 @@ export const CNI_ERROR = {
   CHECK_FAILED: 103,
   /** The datastore answered with an error that retrying will not fix. */
   DATASTORE_FAILURE: 104,
+  /** A requested address (CNI_ARGS IP=, runtimeConfig.ips) belongs to someone else. */
+  ADDRESS_IN_USE: 105,
   /** A bug: an error nobody expected. */
   INTERNAL: 999,
 } as const;
@@ -67,6 +69,9 @@ export function toCniError(err: unknown): CniError {
   if (err instanceof IpamExhaustedError) {
     return new CniError(CNI_ERROR.IPAM_EXHAUSTED, err.message, undefined, { cause: err });
   }
+  if (err instanceof ExistsError) return new CniError(CNI_ERROR.ADDRESS_IN_USE, err.message, undefined, { cause: err });
+  // Compare-and-swap kept losing to other writers: transient by nature.
+  if (err instanceof ConflictError) return new CniError(CNI_ERROR.TRY_AGAIN_LATER, err.message, undefined, { cause: err });
   if (err instanceof DatastoreError) {
     return new CniError(CNI_ERROR.TRY_AGAIN_LATER, `Datastore unavailable: ${err.message}`, undefined, { cause: err });
   }

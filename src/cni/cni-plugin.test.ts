@@ -236,6 +236,15 @@ describe('ADD', () => {
     assert.ok(!runner.calls.some((c) => c.line.includes('ipv6')), 'an IPv4-only workload gets no IPv6 settings');
   });
 
+  test('a static address another attachment holds is error 105 and takes nothing', async () => {
+    await addPool('p4', '10.50.0.0/24');
+    assert.equal((await run('cni', env('ADD', { CNI_CONTAINERID: 's1', CNI_ARGS: 'IP=10.50.0.9' }), baseConf())).exitCode, 0);
+    const r = await run('cni', env('ADD', { CNI_CONTAINERID: 's2', CNI_ARGS: 'IP=10.50.0.9' }), baseConf());
+    assert.equal(r.json?.code, 105, r.stdout);
+    assert.match(String(r.json?.msg), /10\.50\.0\.9.*already allocated to handle "testnet\.s1"/);
+    assert.deepEqual(await handles(), ['testnet.s1']);
+  });
+
   test('an exhausted pool is error 100 and leaves nothing behind', async () => {
     await addPool('tiny', '10.60.0.0/30', 30);
     await withStore((ds) => new Ipam(ds).setConfig({ strictAffinity: true }));

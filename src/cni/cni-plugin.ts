@@ -15,7 +15,15 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ExistsError, isWorkloadInterfaceName, NotFoundError, tryParseCidr } from '../lib/index.ts';
+import {
+  ExistsError,
+  HOST_SIDE_MAC,
+  isWorkloadInterfaceName,
+  NotFoundError,
+  tryParseCidr,
+  WORKLOAD_GATEWAY_IPV4,
+  WORKLOAD_GATEWAY_IPV6,
+} from '../lib/index.ts';
 import { openDatastore, resolveDatastoreLocator, ResourceStore } from '../datastore/index.ts';
 import type { Datastore } from '../datastore/index.ts';
 import { Ipam } from '../ipam/index.ts';
@@ -46,7 +54,6 @@ import {
   deleteHostInterface,
   randomContainerMac,
 } from './workload-plumbing.ts';
-import { HOST_SIDE_MAC, WORKLOAD_GATEWAY_IPV4, WORKLOAD_GATEWAY_IPV6 } from '../lib/index.ts';
 
 export type PluginKind = 'cni' | 'ipam';
 
