@@ -108,9 +108,11 @@ export interface PolicyStage {
  */
 export function tierWalkRules(
   label: string, direction: Direction, stages: PolicyStage[], profiles: string[] | undefined, ctx: EndpointRenderContext,
+  options: { clearMarks?: boolean } = {},
 ): NftRule[] {
   const d = dirText(direction);
-  const rules: NftRule[] = [nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, `${label} ${d}: clear marks`)];
+  // Workload chains are entered right after the base chain cleared the bits; others clear them here.
+  const rules: NftRule[] = options.clearMarks === false ? [] : [nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, `${label} ${d}: clear marks`)];
   const tiersToRun: Array<{ tier: TierPolicies; ids: string[]; endOfTierDrop: boolean }> = [];
   for (const s of stages) {
     for (const tier of s.tiers) {
@@ -176,14 +178,6 @@ function antiSpoofRules(ep: WorkloadEndpointState, label: string): NftRule[] {
   return rules;
 }
 
-function vxlanFromWorkloadRules(label: string): NftRule[] {
-  // A workload must not inject VXLAN packets into the overlay (they would be decapsulated by a peer).
-  return ([4, 6] as Family[]).map((f) => nftRule(
-    `${f === 4 ? 'ip' : 'ip6'} daddr @${NFT_SETS.vxlanPeers(f)} udp dport ${VXLAN_PORT} counter drop`,
-    `${label} egress: VXLAN to a host from a workload`,
-  ));
-}
-
 export function workloadLabel(ep: WorkloadEndpointState): string {
   return `wl ${ep.namespace}/${ep.name}`;
 }
@@ -197,13 +191,12 @@ export function workloadChains(ep: WorkloadEndpointState, iface: string, ctx: En
     name: egressName,
     rules: [
       ...antiSpoofRules(ep, label),
-      ...vxlanFromWorkloadRules(label),
-      ...tierWalkRules(label, 'egress', [{ tiers: ep.tiers, endOfTierDrop: true }], ep.profileIds, ctx),
+      ...tierWalkRules(label, 'egress', [{ tiers: ep.tiers, endOfTierDrop: true }], ep.profileIds, ctx, { clearMarks: false }),
     ],
   };
   const ingress: NftChain = {
     name: ingressName,
-    rules: tierWalkRules(label, 'ingress', [{ tiers: ep.tiers, endOfTierDrop: true }], ep.profileIds, ctx),
+    rules: tierWalkRules(label, 'ingress', [{ tiers: ep.tiers, endOfTierDrop: true }], ep.profileIds, ctx, { clearMarks: false }),
   };
   return {
     chains: [egress, ingress],
@@ -323,6 +316,9 @@ export function baseChains(opts: NftRenderOptions, wildcard: WildcardHostEndpoin
       ...ct('prerouting'),
       nftRule(`iifname != ${wl} counter accept`, 'prerouting: not from a workload'),
       nftRule('icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } counter accept', 'prerouting: IPv6 neighbour discovery from a workload'),
+      // A workload must not inject VXLAN packets into the overlay (a peer would decapsulate them).
+      nftRule(`ip daddr @${NFT_SETS.vxlanPeers(4)} udp dport ${VXLAN_PORT} counter drop`, 'prerouting: VXLAN to a host from a workload'),
+      nftRule(`ip6 daddr @${NFT_SETS.vxlanPeers(6)} udp dport ${VXLAN_PORT} counter drop`, 'prerouting: VXLAN to a host from a workload'),
       // An endpoint chain returns only with the accept bit set; a clear bit after the dispatch means no
       // chain ran (unknown interface) — a stale bit from an earlier step must not count, hence the clears.
       nftRule(`counter meta mark set meta mark & ${CLEAR_BOTH}`, 'prerouting: clear marks'),

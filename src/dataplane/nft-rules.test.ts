@@ -134,6 +134,8 @@ test('base chains dispatch through verdict maps and fail closed for unknown work
     'ct state invalid counter drop',
     'iifname != "brv*" counter accept',
     'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } counter accept',
+    'ip daddr @vxlan-peers-v4 udp dport 4789 counter drop',
+    'ip6 daddr @vxlan-peers-v6 udp dport 4789 counter drop',
     'counter meta mark set meta mark & 0xfffcffff',
     'counter iifname vmap @wl-from',
     'meta mark & 0x00010000 == 0 counter drop',
