@@ -180,6 +180,10 @@ function nodeName(conf: NetConf, deps: PluginDeps): string {
 
 async function dispatch(c: Ctx): Promise<CniResult | undefined> {
   const v = c.conf.cniVersion;
+  if (c.kind === 'cni' && c.conf.ipam.type !== 'brindle-ipam') {
+    // Delegating to other IPAM plugins (host-local, dhcp) is not built: say so instead of ignoring it.
+    throw new CniError(CNI_ERROR.UNSUPPORTED_FIELD, `Network config "${c.conf.name}": field "ipam.type" = "${c.conf.ipam.type}" is not supported: brindle-cni allocates with "brindle-ipam"`);
+  }
   switch (c.env.command) {
     case 'ADD':
       return c.kind === 'cni' ? cmdAdd(c) : cmdIpamAdd(c);

@@ -32,3 +32,5 @@ export { installCni, buildPluginBundle, renderConflist, installCommand, DEFAULT_
 export type { InstallOptions, InstallResult } from './install.ts';
 export { execPlugin } from './plugin-exec.ts';
 export type { ExecPluginOptions, ExecPluginResult } from './plugin-exec.ts';
+export { startCniServer, serveCommand, DEFAULT_CNI_SOCKET } from './cni-server.ts';
+export type { CniServer, CniServerOptions } from './cni-server.ts';
