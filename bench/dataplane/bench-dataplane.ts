@@ -5,11 +5,14 @@
 //       vs a full `nft -f` reload of the same ruleset (atomic table replace).
 //   B4: iperf3 throughput between two workload namespaces as policies grow 0 → 1k → 10k (IP set members
 //       0 → 10k → 100k), vs brindle's own zero-policy run; a run with no table at all for context.
-// Run: node --import tsx bench/dataplane/bench-dataplane.ts [--only b4|b5] [--rounds N] [--write FILE]
+//   B3: TCP request/response latency and connection rate through 1k policies vs no rules.
+//   B10: cold start at 10k endpoints / 1k policies vs `nft -f` of the final ruleset; restart in place; RSS.
+// Run: node --import tsx bench/dataplane/bench-dataplane.ts [--only b3|b4|b5|b10] [--rounds N] [--write docs/benchmarks.md]
+// (--write replaces only this benchmark's marked section of the file.)
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { NFT_FAMILY, NFT_TABLE } from '../../src/lib/index.ts';
 import { ProcessRunner, createTestHost, inNetns, missingTools, rootTestSkipReason } from '../../src/os/index.ts';
@@ -184,7 +187,153 @@ async function benchB4(rounds: number, rows: Row[]): Promise<void> {
   }
 }
 
+
 // ---------------------------------------------------------------------------------------------------
+// B3
+
+const RR_PORT = 7000;
+
+// TCP echo server (one byte in, one byte out) for request/response and connection-rate runs.
+const ECHO_SERVER_JS = `
+require('node:net').createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); c.on('error', () => {}); })
+  .listen(${RR_PORT}, '0.0.0.0', () => process.stdout.write('ready\\n'));
+`;
+
+// Request/response on one connection (latency per round trip), then new connections one after another
+// (connect, one round trip, close): prints JSON { rr: [ms...], crr: [ms...], crrPerSecond }.
+const RR_CLIENT_JS = `
+const net = require('node:net'); const [host, rrN, crrN] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const once = (s) => new Promise((r) => s.once('data', r));
+(async () => {
+  const rr = [];
+  const s = net.connect(${RR_PORT}, host); s.setNoDelay(true); await new Promise((r) => s.once('connect', r));
+  for (let i = 0; i < rrN; i++) { const t = now(); s.write('x'); await once(s); rr.push(now() - t); }
+  s.destroy();
+  const crr = []; const t0 = now();
+  for (let i = 0; i < crrN; i++) {
+    const t = now(); const c = net.connect(${RR_PORT}, host); c.setNoDelay(true);
+    await new Promise((r, j) => { c.once('connect', r); c.once('error', j); }); c.write('x'); await once(c); c.destroy(); crr.push(now() - t);
+  }
+  process.stdout.write(JSON.stringify({ rr, crr, crrPerSecond: crrN / ((now() - t0) / 1000) }));
+})().catch((e) => { process.stderr.write(String(e)); process.exit(1); });
+`;
+
+async function benchB3(rounds: number, rows: Row[]): Promise<void> {
+  console.log(`\n## B3: TCP request/response and connection rate, pod a → pod b, through policy vs no rules (${rounds} rounds)`);
+  const lab = await createLab(runner);
+  let server: ChildProcess | undefined;
+  try {
+    await lab.addPod({ name: 'a', v4: '10.65.0.1', iface: 'brvbencha' });
+    await lab.addPod({ name: 'b', v4: '10.65.0.2', iface: 'brvbenchb' });
+    const sv = inNetns(lab.pod('b').ns.path, process.execPath, ['-e', ECHO_SERVER_JS]);
+    server = spawn(sv.command, sv.args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('echo server not ready')), 10_000);
+      server!.stdout!.on('data', () => { clearTimeout(t); res(); });
+    });
+    const real = { 0: { iface: 'brvbencha', v4: '10.65.0.1' }, 1: { iface: 'brvbenchb', v4: '10.65.0.2' } };
+    const typical = scaleMessages({ endpoints: 100, policies: 1000, ipSets: 100, membersPerSet: 100, policiesPerEndpoint: 10, defaultTierAction: 'Pass', real });
+    const extreme = scaleMessages({ endpoints: 100, policies: 1000, ipSets: 100, membersPerSet: 100, policiesPerEndpoint: 0, allOnEndpoint: 1, real });
+    const arms: Array<{ name: string; msgs?: DataplaneMessage[] }> = [
+      { name: 'no rules' }, { name: '10 of 1k policies on each pod', msgs: typical }, { name: 'all 1k policies on b', msgs: extreme },
+    ];
+    const res = new Map(arms.map((a) => [a.name, { p50: [] as number[], p99: [] as number[], cps: [] as number[] }]));
+    for (let r = 0; r < rounds; r++) {
+      const line: string[] = [];
+      for (let i = 0; i < arms.length; i++) {
+        const arm = arms[(i + r) % arms.length];
+        await lab.run('host', 'nft', ['delete', 'table', NFT_FAMILY, NFT_TABLE]).catch(() => undefined);
+        if (arm.msgs) await new NftablesDriver({ runner, netns: lab.hostPath, timeoutMs: 300_000 }).apply(arm.msgs);
+        const c = inNetns(lab.pod('a').ns.path, process.execPath, ['-e', RR_CLIENT_JS, '10.65.0.2', '2000', '300']);
+        const out = JSON.parse((await runner.run(c.command, c.args, { timeoutMs: 120_000 })).stdout) as { rr: number[]; crr: number[]; crrPerSecond: number };
+        const x = res.get(arm.name)!;
+        x.p50.push(quantile(out.rr, 0.5));
+        x.p99.push(quantile(out.rr, 0.99));
+        x.cps.push(out.crrPerSecond);
+        line.push(`${arm.name}: rr p50 ${f(quantile(out.rr, 0.5), 3)} p99 ${f(quantile(out.rr, 0.99), 3)} ms, ${f(out.crrPerSecond, 0)} conn/s`);
+      }
+      console.log(`round ${r + 1}: ${line.join(' | ')}`);
+    }
+    const base = res.get('no rules')!;
+    for (const arm of arms.slice(1)) {
+      const pol = res.get(arm.name)!;
+      rows.push({ id: 'B3', what: `request/response latency p50 (one connection, 2,000 round trips), ${arm.name}`, brindle: `${f(median(pol.p50), 3)} ms`, anchor: `no rules ${f(median(base.p50), 3)} ms`, ratio: `${f(median(pol.p50) / median(base.p50), 2)}×`, goal: '≤ 1.10×' });
+      rows.push({ id: 'B3', what: `request/response latency p99, ${arm.name}`, brindle: `${f(median(pol.p99), 3)} ms`, anchor: `no rules ${f(median(base.p99), 3)} ms`, ratio: `${f(median(pol.p99) / median(base.p99), 2)}×`, goal: '≤ 1.25×' });
+      rows.push({ id: 'B3', what: `connections/s (connect, one round trip, close), ${arm.name}`, brindle: `${f(median(pol.cps), 0)}/s`, anchor: `no rules ${f(median(base.cps), 0)}/s`, ratio: `${f(median(pol.cps) / median(base.cps), 2)}×`, goal: '≥ 0.8×' });
+    }
+  } finally {
+    if (server && server.exitCode === null) {
+      server.kill('SIGKILL');
+      await new Promise<void>((res) => { if (server!.exitCode !== null || server!.signalCode !== null) res(); else server!.once('exit', () => res()); });
+    }
+    await lab.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// B10 (one host, real nft; the calc-graph half is bench/calc's)
+
+async function benchB10(rounds: number, rows: Row[]): Promise<void> {
+  const opts: ScaleOptions = { endpoints: 10000, policies: 1000, ipSets: 1000, membersPerSet: 20, policiesPerEndpoint: 3 };
+  console.log(`\n## B10: cold start and restart in place at ${opts.endpoints} endpoints, ${opts.policies} policies (${rounds} rounds)`);
+  const host = await createTestHost('brd', runner);
+  try {
+    const msgs = scaleMessages(opts);
+    const cold: number[] = [];
+    const anchor: number[] = [];
+    const restart: number[] = [];
+    let script = '';
+    let restartChanges = -1;
+    for (let r = 0; r < rounds; r++) {
+      const arms: Array<() => Promise<void>> = [
+        async () => {
+          await host.run('nft', ['delete', 'table', NFT_FAMILY, NFT_TABLE]).catch(() => undefined);
+          const t = now();
+          const d = new NftablesDriver({ runner, netns: host.path, timeoutMs: 600_000 });
+          await d.apply(msgs);
+          cold.push(now() - t);
+          if (!script) script = d.fullScript();
+          // Restart in place: a new driver, same state, live table.
+          const t2 = now();
+          const again = await new NftablesDriver({ runner, netns: host.path, timeoutMs: 600_000 }).apply(msgs);
+          restart.push(now() - t2);
+          restartChanges = again.script === '' ? 0 : again.script.split('\n').length - 1;
+        },
+        async () => {
+          if (!script) return;
+          await host.run('nft', ['delete', 'table', NFT_FAMILY, NFT_TABLE]).catch(() => undefined);
+          const t = now();
+          await runNft(runner, script, { netns: host.path, timeoutMs: 600_000 });
+          anchor.push(now() - t);
+        },
+      ];
+      for (let a = 0; a < arms.length; a++) await arms[(a + r) % arms.length]();
+      console.log(`round ${r + 1}: cold start ${f(cold[cold.length - 1] ?? NaN)} ms | nft -f ${f(anchor[anchor.length - 1] ?? NaN)} ms | restart in place ${f(restart[restart.length - 1] ?? NaN)} ms (${restartChanges} lines written)`);
+    }
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    rows.push({ id: 'B10', what: `cold start, ${opts.endpoints} endpoints / ${opts.policies} policies (render + readback + load)`, brindle: `${f(median(cold) / 1000, 2)} s`, anchor: `nft -f of the final ruleset ${f(median(anchor) / 1000, 2)} s`, ratio: `${f(median(cold) / median(anchor), 2)}×`, goal: '≤ 3× nft -f + 2 s' });
+    rows.push({ id: 'B10', what: 'restart in place (new driver, live table: readback and diff)', brindle: `${f(median(restart) / 1000, 2)} s, ${restartChanges} lines written`, anchor: '—', ratio: '—', goal: 'nothing flushed' });
+    rows.push({ id: 'B10', what: 'RSS of the benchmark process (driver state for that table)', brindle: `${f(rss, 0)} MiB`, anchor: '—', ratio: '—', goal: '≤ 250 MiB' });
+  } finally {
+    await host.delete();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/** Replaces this benchmark's section of a shared markdown file (between markers), keeping the rest. */
+function writeSection(file: string, body: string): void {
+  const begin = '<!-- bench:dataplane -->';
+  const end = '<!-- /bench:dataplane -->';
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { text = '# Benchmarks\n\n'; }
+  const section = `${begin}\n${body}\n${end}`;
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  text = i >= 0 && j > i ? `${text.slice(0, i)}${section}${text.slice(j + end.length)}` : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, text);
+}
 
 async function main(): Promise<void> {
   const rounds = Math.max(5, Number(arg('--rounds') ?? 5));
@@ -201,6 +350,8 @@ async function main(): Promise<void> {
   try {
     if (!only || only === 'b5') await benchB5(rounds, rows);
     if (!only || only === 'b4') await benchB4(rounds, rows);
+    if (!only || only === 'b3') await benchB3(rounds, rows);
+    if (!only || only === 'b10') await benchB10(rounds, rows);
   } catch (err) {
     console.log(`\nbenchmark stopped early: ${err instanceof Error ? err.stack : String(err)}`);
   }
@@ -214,7 +365,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(`\n${table}`);
   const out = arg('--write');
-  if (out) writeFileSync(out, `${table}\n`);
+  if (out) writeSection(out, table);
 }
 
 main().then(() => process.exit(0), (err) => {

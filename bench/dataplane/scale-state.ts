@@ -18,6 +18,8 @@ export interface ScaleOptions {
   policiesPerEndpoint: number;
   /** Every policy applies to this endpoint index's ingress (B4: the iperf3 server). */
   allOnEndpoint?: number;
+  /** End-of-tier action of the default tier (B5 keeps Deny; the throughput/latency runs need traffic to pass). */
+  defaultTierAction?: 'Deny' | 'Pass';
   /** Interface name and address overrides for some endpoints (the real pods of B4). */
   real?: Record<number, { iface: string; v4: string }>;
 }
@@ -72,8 +74,8 @@ function tiersFor(ids: string[], opts: ScaleOptions, direction: 'ingress' | 'bot
   const out: TierPolicies[] = [];
   // The security tier passes what it does not decide; the default tier ends in a deny as usual.
   if (sec.length) out.push({ name: 'security', order: 10, defaultAction: 'Pass', ingress: sec, egress: direction === 'both' ? sec : [] });
-  if (def.length) out.push({ name: 'default', order: 100, defaultAction: direction === 'both' ? 'Deny' : 'Pass', ingress: def, egress: direction === 'both' ? def : [] });
-  void opts;
+  const action = opts.defaultTierAction ?? (direction === 'both' ? 'Deny' : 'Pass');
+  if (def.length) out.push({ name: 'default', order: 100, defaultAction: action, ingress: def, egress: direction === 'both' ? def : [] });
   return out;
 }
 
