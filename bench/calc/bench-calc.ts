@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { CalcGraph, diffResources } from '../../src/calc/index.ts';
 import type { DatastoreUpdate } from '../../src/calc/index.ts';
 import type { AnyResource } from '../../src/model/index.ts';
+import { median, quantile } from '../bench-stats.ts';
 
 export interface Options {
   rounds: number;
@@ -181,11 +182,6 @@ export function buildChurn(cluster: Cluster, o: Options, seed: number): Datastor
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-const median = (v: number[]): number => quantile(v, 0.5);
 const mib = (bytes: number): number => bytes / 1024 / 1024;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 

@@ -21,6 +21,7 @@ import { openDatastore, ResourceStore } from '../../src/datastore/index.ts';
 import { Ipam } from '../../src/ipam/index.ts';
 import { createTestHost, createThrowawayNetns, deleteAllThrowawayNetns, ipJson, ProcessRunner, rootTestSkipReason } from '../../src/os/index.ts';
 import type { IpLink, IpRoute, ThrowawayNetns } from '../../src/os/index.ts';
+import { median, quantile } from '../bench-stats.ts';
 
 const REF_DIR = '/usr/lib/cni';
 
@@ -35,12 +36,6 @@ function arg(name: string, dflt: number): number {
   return v;
 }
 
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-const median = (v: number[]): number => quantile(v, 0.5);
 const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 type ArmName = 'anchor' | 'bundle' | 'server';

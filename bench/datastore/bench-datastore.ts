@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import { EtcdDatastore } from '../../src/datastore/etcd-datastore.ts';
 import { etcdAvailable, startEtcd } from '../../src/datastore/etcd-process.ts';
 import { SqliteDatastore } from '../../src/datastore/sqlite-datastore.ts';
+import { median, quantile } from '../bench-stats.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,12 +27,6 @@ const WATCH_KEY = '/bench/watch/k';
 const now = (): number => Number(process.hrtime.bigint()) / 1e6; // ms, CLOCK_MONOTONIC (same in every process)
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-const median = (values: number[]): number => quantile(values, 0.5);
 const f = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 interface RoundStats {

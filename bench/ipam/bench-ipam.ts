@@ -17,17 +17,12 @@ import type { Datastore } from '../../src/datastore/index.ts';
 import { Ipam } from '../../src/ipam/index.ts';
 import { runAllocationWorkers } from '../../src/ipam/allocation-workers.ts';
 import { BRINDLE_API_VERSION } from '../../src/model/index.ts';
+import { median, quantile } from '../bench-stats.ts';
 
 const HOST_LOCAL = '/usr/lib/cni/host-local';
 const RANGE = '10.99.0.0/16';
 
 const now = (): number => performance.now();
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-const median = (values: number[]): number => quantile(values, 0.5);
 const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 interface ArmResult {
