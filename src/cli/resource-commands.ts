@@ -109,16 +109,20 @@ function revalidate(edited: unknown, original: AnyResource, what: string): AnyRe
   return checked;
 }
 
+/** The -f/-R/-n options shared by the verbs that read manifests. */
+function withManifestOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
+    .option('-R, --recursive', 'descend into directories')
+    .option('-n, --namespace <ns>', 'namespace for namespaced resources without one');
+}
+
 export function registerResourceCommands(program: Command, ctx: CommandContext): void {
   const { io } = ctx;
   const out = (s: string) => io.stdout(s);
 
-  program
-    .command('apply')
+  withManifestOptions(program.command('apply'))
     .description('create or replace resources from manifests')
-    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
-    .option('-R, --recursive', 'descend into directories')
-    .option('-n, --namespace <ns>', 'namespace for namespaced resources without one')
     .action(async (opts, cmd: Command) => {
       const { docs, store } = await loadBatch(ctx, cmd, opts.filename, opts);
       for (const doc of docs) {
@@ -132,12 +136,8 @@ export function registerResourceCommands(program: Command, ctx: CommandContext):
       }
     });
 
-  program
-    .command('create')
+  withManifestOptions(program.command('create'))
     .description('create resources; fails if any already exists')
-    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
-    .option('-R, --recursive', 'descend into directories')
-    .option('-n, --namespace <ns>', 'namespace for namespaced resources without one')
     .option('--skip-exists', 'skip resources that already exist instead of failing')
     .action(async (opts, cmd: Command) => {
       const { docs, store } = await loadBatch(ctx, cmd, opts.filename, opts);
@@ -157,12 +157,8 @@ export function registerResourceCommands(program: Command, ctx: CommandContext):
       }
     });
 
-  program
-    .command('replace')
+  withManifestOptions(program.command('replace'))
     .description('replace existing resources; honours metadata.resourceVersion')
-    .option('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect, [])
-    .option('-R, --recursive', 'descend into directories')
-    .option('-n, --namespace <ns>', 'namespace for namespaced resources without one')
     .action(async (opts, cmd: Command) => {
       const { docs, store } = await loadBatch(ctx, cmd, opts.filename, opts);
       for (const doc of docs) {
