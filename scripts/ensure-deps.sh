@@ -22,6 +22,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # Dataplane tests and bench/dataplane: nft for the policy driver, iperf3 for throughput (B4).
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
+# BGP (src/bgp): BIRD 2 daemon and its control client; tests parse golden configs with `bird -p`.
+command -v bird >/dev/null 2>&1 || need_apt+=(bird2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "brindle: missing Debian packages ${need_apt[*]} and not root; install them with apt-get" >&2

@@ -34,6 +34,14 @@ export const WORKLOAD_GATEWAY_IPV6 = 'fe80::ecee:eeff:feee:eeee';
 export const ROUTE_PROTOCOL = 80;
 
 /**
+ * Routes BIRD programs carry the kernel's own "bird" protocol number (RTPROT_BIRD, which BIRD 2 always
+ * sets) and this metric, so the agent can tell routes learned over BGP from its own (ROUTE_PROTOCOL)
+ * and leave them to BIRD. BIRD itself ignores the agent's routes by their protocol number.
+ */
+export const BIRD_ROUTE_PROTOCOL = 12;
+export const BIRD_ROUTE_METRIC = 32;
+
+/**
  * Host-side interface name of a workload endpoint: prefix + the first 11 hex digits of the SHA-1 of
  * `<namespace>.<workload>` (Calico's scheme for pods), with `.<ifname>` appended for a second
  * interface of the same workload so the two cannot collide.
