@@ -1,4 +1,5 @@
-// brindle-agent executable. The program itself arrives with its issue (agent: #5, CNI and IPAM plugins: #4);
-// until then the declared binary says so plainly instead of pretending to work.
-process.stderr.write('brindle-agent: not part of this build yet (see the project issues); use brindlectl\n');
-process.exitCode = 1;
+// brindle-agent executable: the per-host agent (see src/agent/agent.ts). Exit 2 for bad flags, 0 after
+// SIGTERM/SIGINT (the dataplane stays programmed), 1 when it could not run.
+import { runAgentCli } from '../agent/index.ts';
+
+process.exitCode = await runAgentCli(process.argv.slice(2));

@@ -1,0 +1,227 @@
+// Unit tests of the Agent loop with a real SQLite datastore in a temp dir and fake drivers that record
+// what they are given: nothing before in-sync, Node create-or-CAS-update, pool and local-block messages,
+// retry with backoff after a failed apply, periodic resync, rule counter metrics and readiness over HTTP.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ResourceStore, SqliteDatastore } from '../datastore/index.ts';
+import type { DriverMessage, RuleCounter } from '../dataplane/index.ts';
+import { BLOCKS_PREFIX } from '../ipam/index.ts';
+import type { IPPool, Node, WorkloadEndpoint } from '../model/index.ts';
+import { Agent, counterLabels, poolInfo } from './agent.ts';
+import type { AgentNftDriver } from './agent.ts';
+import { parseAgentFlags, parseDuration, runAgentCli } from './agent-cli.ts';
+import { startHealthServer } from './health-server.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'brindle-agent-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let dbCounter = 0;
+const openStore = () => new SqliteDatastore(join(dir, `db${dbCounter++}.sqlite`));
+
+class FakeDriver implements AgentNftDriver {
+  batches: DriverMessage[][] = [];
+  resyncs = 0;
+  failNext = 0;
+  counterRows: RuleCounter[] = [];
+  async apply(messages: Iterable<DriverMessage>): Promise<void> {
+    this.batches.push([...messages]);
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('nft: simulated refusal');
+    }
+  }
+  async resync(): Promise<void> {
+    this.resyncs++;
+  }
+  async counters(): Promise<RuleCounter[]> {
+    return this.counterRows;
+  }
+  all(): DriverMessage[] {
+    return this.batches.flat();
+  }
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, deadlineMs = 5000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function wep(name: string, node: string, ip: string): WorkloadEndpoint {
+  return {
+    apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name, namespace: 'default', labels: { app: name } },
+    spec: { node, orchestrator: 'cni', workload: name, endpoint: 'eth0', interfaceName: `brv${name}`, ipNetworks: [`${ip}/32`] },
+  };
+}
+
+function makeAgent(ds: SqliteDatastore, nft: FakeDriver, routes: FakeDriver, extra: Partial<ConstructorParameters<typeof Agent>[0]> = {}) {
+  const agent = new Agent({
+    datastore: ds, nodename: 'host-a', addresses: async () => ({ ipv4: '192.0.2.10/24' }), nft, routes,
+    retryInitialMs: 20, retryMaxMs: 100, ...extra,
+  });
+  return agent;
+}
+
+test('first apply carries InSync with everything before it; pools, local blocks and endpoints reach both drivers', async (t) => {
+  const ds = openStore();
+  const store = new ResourceStore(ds);
+  const pool: IPPool = { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p1' }, spec: { cidr: '10.65.0.0/16', natOutgoing: true, vxlanMode: 'Always' } };
+  await store.create(pool);
+  await store.create(wep('a', 'host-a', '10.65.0.1'));
+  await store.create(wep('elsewhere', 'host-b', '10.65.1.1'));
+  await ds.create(`${BLOCKS_PREFIX}10-65-0-0-26`, JSON.stringify({ cidr: '10.65.0.0/26', affinity: 'host:host-a' }));
+  await ds.create(`${BLOCKS_PREFIX}10-65-1-0-26`, JSON.stringify({ cidr: '10.65.1.0/26', affinity: 'host:host-b' }));
+  const nft = new FakeDriver();
+  const routes = new FakeDriver();
+  const agent = makeAgent(ds, nft, routes);
+  t.after(async () => { await agent.stop(); await ds.close(); });
+  assert.equal(agent.ready().ok, false);
+  agent.start();
+  await until('ready', () => agent.ready().ok);
+  const first = nft.batches[0];
+  assert.equal(first.at(-1)?.type, 'InSync', 'the first batch ends with InSync');
+  assert.deepEqual(first.filter((m) => m.type === 'IpPoolUpdate'), [{ type: 'IpPoolUpdate', id: 'p1', pool: { cidr: '10.65.0.0/16', natOutgoing: true, vxlanMode: 'Always' } }]);
+  assert.deepEqual(first.filter((m) => m.type === 'LocalBlockUpdate'), [{ type: 'LocalBlockUpdate', cidr: '10.65.0.0/26' }]);
+  const eps = first.filter((m) => m.type === 'WorkloadEndpointUpdate');
+  assert.equal(eps.length, 1, 'only this host\'s endpoint');
+  assert.deepEqual(routes.batches[0], first, 'both drivers get the same batch');
+
+  // Live changes after in-sync: a new local endpoint, a pool removed, a new local block (block watch).
+  await store.create(wep('b', 'host-a', '10.65.0.2'));
+  await store.delete({ kind: 'IPPool', name: 'p1' });
+  await ds.create(`${BLOCKS_PREFIX}10-65-0-64-26`, JSON.stringify({ cidr: '10.65.0.64/26', affinity: 'host:host-a' }));
+  await until('endpoint b', () => nft.all().some((m) => m.type === 'WorkloadEndpointUpdate' && m.endpoint.name === 'b'));
+  await until('pool removed', () => nft.all().some((m) => m.type === 'IpPoolRemove' && m.id === 'p1'));
+  await until('second block', () => nft.all().some((m) => m.type === 'LocalBlockUpdate' && m.cidr === '10.65.0.64/26'));
+  assert.equal(nft.all().filter((m) => m.type === 'InSync').length, 1, 'InSync is sent once');
+  assert.match(agent.metricsText(), /brindle_active_local_endpoints 2/);
+  assert.match(agent.metricsText(), /brindle_sync_status\{status="in-sync"\} 1/);
+});
+
+test('Node is created with the address, then CAS-updated keeping fields others set', async (t) => {
+  const ds = openStore();
+  const store = new ResourceStore(ds);
+  const nft = new FakeDriver();
+  const agent = makeAgent(ds, nft, new FakeDriver());
+  t.after(async () => { await agent.stop(); await ds.close(); });
+  const created = await agent.registerNode();
+  assert.equal(created.spec.bgp?.ipv4Address, '192.0.2.10/24');
+
+  const other: Node = { ...created, spec: { ...created.spec, bgp: { ...created.spec.bgp, ipv4Address: '192.0.2.99/24', asNumber: 64512 }, orchRefs: [{ orchestrator: 'k8s', nodeName: 'host-a' }] } };
+  await store.update(other);
+  const updated = await agent.registerNode();
+  assert.equal(updated.spec.bgp?.ipv4Address, '192.0.2.10/24');
+  assert.equal(updated.spec.bgp?.asNumber, 64512);
+  assert.deepEqual(updated.spec.orchRefs, [{ orchestrator: 'k8s', nodeName: 'host-a' }]);
+  const again = await agent.registerNode();
+  assert.equal(again.metadata.resourceVersion, updated.metadata.resourceVersion, 'no write when nothing changed');
+});
+
+test('a failed apply is retried with backoff and counted; the loop keeps running', async (t) => {
+  const ds = openStore();
+  const nft = new FakeDriver();
+  nft.failNext = 2;
+  const routes = new FakeDriver();
+  const agent = makeAgent(ds, nft, routes);
+  t.after(async () => { await agent.stop(); await ds.close(); });
+  agent.start();
+  await until('ready after retries', () => agent.ready().ok);
+  assert.equal(nft.batches.length, 3, 'first apply and two retries');
+  assert.deepEqual(nft.batches.slice(1), [[], []], 'retries re-run the drivers\' kept work with an empty batch');
+  assert.match(agent.metricsText(), /brindle_dataplane_apply_errors_total 2/);
+  assert.match(agent.metricsText(), /brindle_dataplane_apply_seconds_count 1/);
+});
+
+test('periodic resync calls both drivers and refreshes the rule counters', async (t) => {
+  const ds = openStore();
+  const nft = new FakeDriver();
+  nft.counterRows = [
+    { chain: 'x', comment: 'default/allow-web ingress#0 allow', packets: 3, bytes: 100 },
+    { chain: 'x', comment: 'default/allow-web ingress#0 allow', packets: 4, bytes: 100 },
+    { chain: 'y', comment: 'profile kns.default egress#1 allow', packets: 5, bytes: 10 },
+    { chain: 'z', comment: 'ct state invalid drop', packets: 9, bytes: 10 },
+  ];
+  const routes = new FakeDriver();
+  const agent = makeAgent(ds, nft, routes, { resyncIntervalMs: 50 });
+  t.after(async () => { await agent.stop(); await ds.close(); });
+  agent.start();
+  await until('two resyncs', () => nft.resyncs >= 2 && routes.resyncs >= 2);
+  await until('counter metric', () => agent.metricsText().includes('brindle_policy_rule_packets_total{action="allow",direction="ingress",policy="allow-web",rule="0",tier="default"} 7'));
+  assert.match(agent.metricsText(), /policy="profile:kns.default",rule="1",tier=""\} 5/);
+  assert.doesNotMatch(agent.metricsText(), /invalid/);
+});
+
+test('readiness over HTTP follows in-sync and programmed', async (t) => {
+  const ds = openStore();
+  const nft = new FakeDriver();
+  nft.failNext = 1000;
+  const agent = makeAgent(ds, nft, new FakeDriver(), { retryMaxMs: 20 });
+  const server = await startHealthServer(agent.healthSource, 0);
+  t.after(async () => { await agent.stop(); await server.close(); await ds.close(); });
+  agent.start();
+  await until('a failed apply', () => nft.batches.length >= 2);
+  const notReady = await fetch(`http://127.0.0.1:${server.port}/readiness`);
+  assert.equal(notReady.status, 503);
+  assert.match(await notReady.text(), /sync=in-sync programmed=false/);
+  nft.failNext = 0;
+  await until('ready', async () => (await fetch(`http://127.0.0.1:${server.port}/readiness`)).status === 200);
+  const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  assert.match(metrics, /# TYPE brindle_dataplane_apply_seconds histogram/);
+});
+
+test('helpers: pool info, counter labels, durations', () => {
+  assert.deepEqual(poolInfo({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: 'fd00::/64', vxlanMode: 'Never', disabled: true } }),
+    { cidr: 'fd00::/64', natOutgoing: false, vxlanMode: 'Never', disabled: true });
+  assert.deepEqual(counterLabels('sec/ns1/p2 egress#3 deny'), { tier: 'sec', policy: 'ns1/p2', rule: '3', action: 'deny', direction: 'egress' });
+  assert.equal(counterLabels('fail closed'), undefined);
+  assert.equal(parseDuration('90s'), 90_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.throws(() => parseDuration('soon'), /bad duration "soon"/);
+});
+
+test('flags: defaults, explicit values and one-line errors with exit 2', async () => {
+  const f = parseAgentFlags([], 'myhost');
+  assert.equal(f.nodename, 'myhost');
+  assert.equal(f.healthPort, 9099);
+  assert.equal(f.resyncIntervalMs, 90_000);
+  assert.equal(f.autodetect.kind, 'first-found');
+  const g = parseAgentFlags(['--nodename', 'n1', '--ip', '10.0.0.5', '--health-port', '0', '--resync-interval', '2s', '--cni-socket', '/tmp/x.sock'], 'h');
+  assert.deepEqual([g.nodename, g.ip, g.healthPort, g.resyncIntervalMs, g.cniSocket], ['n1', '10.0.0.5', 0, 2000, '/tmp/x.sock']);
+  assert.equal(parseAgentFlags(['--ip-autodetect', 'interface=eth.*'], 'h').autodetect.kind, 'interface');
+  for (const [args, msg] of [
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--health-port', 'abc'], /--health-port "abc"/],
+    [['--ip', 'nope'], /--ip "nope" is not an IP address/],
+    [['--ip', '10.0.0.1', '--ip-autodetect', 'first-found'], /either --ip or --ip-autodetect/],
+    [['--ip-autodetect', 'magic'], /unknown method "magic"/],
+    [['--resync-interval', 'x'], /bad duration/],
+  ] as Array<[string[], RegExp]>) {
+    let out = '';
+    const code = await runAgentCli(args, { stderr: { write: (s: string) => (out += s) } });
+    assert.equal(code, 2, `exit 2 for ${args.join(' ')}`);
+    assert.match(out, msg);
+    assert.equal(out.trim().split('\n').length, 1, 'one line');
+  }
+});
+
+test('datastore that cannot be opened: keeps retrying, not ready, stops cleanly with 0', async () => {
+  let out = '';
+  let stop!: () => void;
+  const stopSignal = new Promise<void>((r) => (stop = r));
+  writeFileSync(join(dir, 'not-a-dir'), '');
+  const run = runAgentCli(['--datastore', `sqlite:${join(dir, 'not-a-dir', 'x.db')}`, '--health-port', '0', '--nodename', 'n1'], {
+    stderr: { write: (s: string) => (out += s) }, stopSignal,
+  });
+  await until('two retries', () => (out.match(/datastore unavailable; retrying/g) ?? []).length >= 2);
+  stop();
+  assert.equal(await run, 0);
+  for (const line of out.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), `JSON line: ${line}`);
+});
