@@ -88,6 +88,15 @@ export function counterLabels(comment: string): Record<string, string> | undefin
   return { tier: owner.slice(0, slash), policy: owner.slice(slash + 1), rule, action, direction };
 }
 
+/** How much a driver's resync result says it rewrote (nft script lines, ip/bridge lines, sysctls). */
+function repairsIn(result: unknown): number {
+  if (!result || typeof result !== 'object') return 0;
+  const r = result as { script?: unknown; ipLines?: unknown; bridgeLines?: unknown; sysctls?: unknown };
+  let n = typeof r.script === 'string' && r.script !== '' ? r.script.split('\n').filter(Boolean).length : 0;
+  for (const a of [r.ipLines, r.bridgeLines, r.sysctls]) if (Array.isArray(a)) n += a.length;
+  return n;
+}
+
 const SYNC_STATES: SyncStatus[] = ['listing', 'in-sync', 'resyncing', 'down'];
 
 export class Agent {
@@ -338,6 +347,10 @@ export class Agent {
       : [this.#o.nft.apply(messages), this.#o.routes.apply(messages)]);
     const seconds = (performance.now() - t0) / 1000;
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (why === 'resync') {
+      const repaired = results.map((r) => (r.status === 'fulfilled' ? repairsIn(r.value) : 0));
+      if (repaired.some((n) => n > 0)) this.#log('info', 'dataplane drift repaired', { nft: repaired[0], routes: repaired[1] });
+    }
     const pending = this.#o.routes.pendingRetries?.() ?? 0;
     if (failed.length === 0 && pending === 0) {
       this.#applySeconds.observe(seconds);
