@@ -51,7 +51,7 @@ export const PROBE_UDP_PORTS = [53, 5353, 8080, 9090];
 // prints one line per arrival so tests can see what got through.
 const SERVER_JS = `
 const net = require('node:net'); const dgram = require('node:dgram');
-const tcp = ${JSON.stringify(PROBE_TCP_PORTS)}; const udp = ${JSON.stringify(PROBE_UDP_PORTS)};
+const { tcp, udp } = JSON.parse(process.argv[1]);
 let pending = tcp.length + udp.length * 2;
 const up = () => { if (--pending === 0) process.stdout.write('ready\\n'); };
 for (const p of tcp) {
@@ -149,10 +149,10 @@ export class Lab {
     return pod;
   }
 
-  /** Starts the probe server in a pod; resolves once every port is bound. */
-  async startServer(podName: string, deadlineMs = 10_000): Promise<void> {
+  /** Starts the probe server in a pod (default ports: PROBE_TCP_PORTS, PROBE_UDP_PORTS); resolves once every port is bound. */
+  async startServer(podName: string, ports: { tcp: number[]; udp: number[] } = { tcp: PROBE_TCP_PORTS, udp: PROBE_UDP_PORTS }, deadlineMs = 10_000): Promise<void> {
     const pod = this.pod(podName);
-    const { command, args } = inNetns(pod.ns.path, process.execPath, ['-e', SERVER_JS]);
+    const { command, args } = inNetns(pod.ns.path, process.execPath, ['-e', SERVER_JS, JSON.stringify(ports)]);
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const server: Server = { child, lines: [] };
     this.servers.set(podName, server);
