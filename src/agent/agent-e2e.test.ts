@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ResourceStore, SqliteDatastore } from '../datastore/index.ts';
@@ -22,6 +23,14 @@ const NODE = 'e2e-host';
 const AGENT_BIN = resolve(import.meta.dirname, '../../bin/brindle-agent.mjs');
 const A = { name: 'a', v4: '10.66.0.1', iface: 'brvagenta' };
 const B = { name: 'b', v4: '10.66.0.2', iface: 'brvagentb' };
+
+function socketStatus(socketPath: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/', method: 'GET' }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs: number): Promise<T> {
   const end = Date.now() + deadlineMs;
@@ -83,7 +92,7 @@ describe('brindle-agent end to end (root, throwaway namespaces)', { skip }, () =
   function startAgent(dbPath: string): AgentProc {
     const { command, args } = inNetns(lab!.hostPath, process.execPath, [
       AGENT_BIN, '--datastore', `sqlite:${dbPath}`, '--nodename', NODE, '--ip-autodetect', 'first-found',
-      '--resync-interval', '2s', '--health-port', '9099',
+      '--resync-interval', '2s', '--health-port', '9099', '--cni-socket', join(dir, 'cni.sock'),
     ]);
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
@@ -137,6 +146,8 @@ describe('brindle-agent end to end (root, throwaway namespaces)', { skip }, () =
 
     let agent = startAgent(dbPath);
     await until('agent ready', async () => (await readiness()).endsWith(' 200'), 20_000);
+    // The CNI fast-path socket is served by the agent (a GET is not a plugin call: 404).
+    assert.equal(await socketStatus(join(dir, 'cni.sock')), 404);
     const node = await store.get<Node>({ kind: 'Node', name: NODE });
     assert.equal(node?.spec.bgp?.ipv4Address, TEST_HOST_UPLINK.address, 'Node registered with the autodetected uplink address');
     // The agent programmed the workload routes (the lab did not) and the profile allows everything.
@@ -192,5 +203,6 @@ describe('brindle-agent end to end (root, throwaway namespaces)', { skip }, () =
     const code = await new Promise<number | null>((r) => { if (agent.child.exitCode !== null) r(agent.child.exitCode); else agent.child.once('exit', (c) => r(c)); });
     assert.equal(code, 0, `clean exit after SIGTERM; log:\n${agent.log.slice(-2000)}`);
     assert.ok((await nftRuleCount()) > 0, 'SIGTERM leaves the dataplane in place');
+    assert.equal(existsSync(join(dir, 'cni.sock')), false, 'the CNI socket is removed on stop');
   });
 });

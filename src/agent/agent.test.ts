@@ -139,6 +139,31 @@ test('a failed apply is retried with backoff and counted; the loop keeps running
   assert.match(agent.metricsText(), /brindle_dataplane_apply_seconds_count 1/);
 });
 
+test('route items the kernel refused are retried without blocking readiness', async (t) => {
+  const ds = openStore();
+  const nft = new FakeDriver();
+  let pending = 3;
+  const routes = new (class extends FakeDriver {
+    pendingRetries(): number {
+      return pending;
+    }
+  })();
+  const agent = makeAgent(ds, nft, routes);
+  t.after(async () => { await agent.stop(); await ds.close(); });
+  agent.start();
+  await until('ready while routes are pending', () => agent.ready().ok);
+  await until('a retry', () => routes.batches.length >= 2);
+  assert.deepEqual(routes.batches[1], []);
+  pending = 0;
+  const settled = await until('retries stop once nothing is pending', async () => {
+    const n = routes.batches.length;
+    await new Promise((r) => setTimeout(r, 300));
+    return routes.batches.length === n ? n : false;
+  });
+  assert.ok(settled >= 2);
+  assert.doesNotMatch(agent.metricsText(), /^brindle_dataplane_apply_errors_total [1-9]/m, 'refused route lines are not apply errors');
+});
+
 test('periodic resync calls both drivers and refreshes the rule counters', async (t) => {
   const ds = openStore();
   const nft = new FakeDriver();

@@ -351,18 +351,24 @@ export class Agent {
       const repaired = results.map((r) => (r.status === 'fulfilled' ? repairsIn(r.value) : 0));
       if (repaired.some((n) => n > 0)) this.#log('info', 'dataplane drift repaired', { nft: repaired[0], routes: repaired[1] });
     }
+    // Route lines the kernel refused (an interface not there yet, a stale endpoint) stay dirty in the
+    // driver: they are retried with backoff but do not make the batch a failure or block readiness.
     const pending = this.#o.routes.pendingRetries?.() ?? 0;
-    if (failed.length === 0 && pending === 0) {
+    if (failed.length === 0) {
       this.#applySeconds.observe(seconds);
-      this.#retryMs = this.#o.retryInitialMs;
-      if (!this.#programmedOnce) this.#log('info', 'dataplane programmed', { seconds, messages: messages.length });
-      else this.#log('debug', 'dataplane programmed', { why, seconds, messages: messages.length });
+      if (!this.#programmedOnce) this.#log('info', 'dataplane programmed', { seconds, messages: messages.length, routePending: pending });
+      else this.#log('debug', 'dataplane programmed', { why, seconds, messages: messages.length, routePending: pending });
       this.#programmedOnce = true;
-      return true;
+      if (pending === 0) {
+        this.#retryMs = this.#o.retryInitialMs;
+        return true;
+      }
+      this.#scheduleRetry();
+      return false;
     }
     this.#applyErrors.inc();
     const errors = failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason)));
-    this.#log('warn', 'dataplane programming incomplete; retrying', { why, errors, routePending: pending, retryMs: this.#retryMs });
+    this.#log('warn', 'dataplane programming failed; retrying', { why, errors, routePending: pending, retryMs: this.#retryMs });
     this.#scheduleRetry();
     return false;
   }
