@@ -3,3 +3,5 @@
 // import bgp only through this file.
 
 export * from './bird-config.ts';
+export * from './bird-supervisor.ts';
+export * from './bird-status.ts';
