@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResourceStore, SqliteDatastore } from '../datastore/index.ts';
+import type { Datastore, WatchCallbacks } from '../datastore/index.ts';
+import { DatastoreError } from '../lib/index.ts';
 import type { DriverMessage, RuleCounter } from '../dataplane/index.ts';
 import { BLOCKS_PREFIX } from '../ipam/index.ts';
 import type { IPPool, Node, WorkloadEndpoint } from '../model/index.ts';
@@ -199,6 +201,61 @@ test('readiness over HTTP follows in-sync and programmed', async (t) => {
   await until('ready', async () => (await fetch(`http://127.0.0.1:${server.port}/readiness`)).status === 200);
   const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
   assert.match(metrics, /# TYPE brindle_dataplane_apply_seconds histogram/);
+});
+
+test('updates arriving within the batch window are applied as one batch', async (t) => {
+  const ds = openStore();
+  const store = new ResourceStore(ds);
+  const nft = new FakeDriver();
+  const agent = makeAgent(ds, nft, new FakeDriver(), { batchDelayMs: 300 });
+  t.after(async () => { await agent.stop(); await ds.close(); });
+  agent.start();
+  await until('ready', () => agent.ready().ok);
+  const before = nft.batches.length;
+  await Promise.all(['x', 'y', 'z'].map((n, i) => store.create(wep(n, 'host-a', `10.65.0.${10 + i}`))));
+  await until('the three endpoints', () => nft.all().filter((m) => m.type === 'WorkloadEndpointUpdate').length === 3);
+  assert.equal(nft.batches.length, before + 1, 'one apply for three writes');
+});
+
+test('datastore outage: not ready while down, catches up when it returns, kernel left alone', async (t) => {
+  const real = openStore();
+  let down = false;
+  const watches: WatchCallbacks[] = [];
+  // The real store, except that while "down" every call fails and open watches end with DatastoreError.
+  const flaky = new Proxy(real, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key === 'watch') {
+        return (prefix: string, rev: number, cb: WatchCallbacks) => {
+          watches.push(cb);
+          return target.watch(prefix, rev, { onEvents: (e) => { if (!down) cb.onEvents(e); }, onError: (e) => cb.onError(e) });
+        };
+      }
+      return async (...args: unknown[]) => {
+        if (down) throw new DatastoreError(`store "${target.url}" unreachable (test)`);
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as Datastore;
+  const nft = new FakeDriver();
+  const agent = new Agent({
+    datastore: flaky, nodename: 'host-a', addresses: async () => ({ ipv4: '192.0.2.10/24' }), nft, routes: new FakeDriver(),
+    retryInitialMs: 20, retryMaxMs: 100,
+  });
+  t.after(async () => { await agent.stop(); await real.close(); });
+  agent.start();
+  await until('ready', () => agent.ready().ok);
+  down = true;
+  for (const w of watches) w.onError(new DatastoreError('connection lost (test)'));
+  await until('not ready while down', () => !agent.ready().ok && /sync=down/.test(agent.ready().detail));
+  const applies = nft.batches.length;
+  await new ResourceStore(real).create(wep('late', 'host-a', '10.65.0.40'));
+  down = false;
+  await until('caught up', () => agent.ready().ok && nft.all().some((m) => m.type === 'WorkloadEndpointUpdate' && m.endpoint.name === 'late'));
+  assert.equal(nft.all().filter((m) => m.type === 'InSync').length, 1, 'no second InSync, no flush');
+  assert.ok(nft.batches.length > applies);
+  assert.equal(nft.resyncs, 0, 'the outage itself touched nothing');
 });
 
 test('helpers: pool info, counter labels, durations', () => {
