@@ -13,7 +13,7 @@
 // never throws out of the loop (the drivers keep the failed work dirty, the agent calls them again with
 // backoff); the Node is created or CAS-updated keeping fields others set; stop() leaves the kernel as is.
 
-import { ConflictError, ExistsError, isBrindleError } from '../lib/index.ts';
+import { ConflictError, ExistsError } from '../lib/index.ts';
 import { CalcGraph } from '../calc/index.ts';
 import { ResourceStore, ResourceSyncer } from '../datastore/index.ts';
 import type { Datastore, ResourceUpdate, SyncStatus, WatchHandle } from '../datastore/index.ts';
@@ -442,7 +442,7 @@ export class Agent {
       },
       onError: (err) => {
         this.#blockWatch = undefined;
-        if (!isBrindleError(err)) this.#log('warn', 'IPAM block watch ended', { error: err.message });
+        this.#log('warn', 'IPAM block watch ended; blocks are relisted on resync and the watch restarted', { error: err.message });
         if (!this.#stopped) setTimeout(() => void this.#startBlockWatch(), this.#o.retryMaxMs).unref();
       },
     });
