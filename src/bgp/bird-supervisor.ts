@@ -19,6 +19,8 @@ import type { CommandRunner } from '../os/index.ts';
 
 export const BIRD_BINARY = 'bird';
 export const BIRDC_BINARY = 'birdc';
+/** Where the agent's BIRD listens by default (brindlectl node status reads it). */
+export const DEFAULT_BIRD_SOCKET = '/var/run/brindle/bird.ctl';
 
 export interface BirdSupervisorOptions {
   /** Directory for bird.conf and the control socket (the caller creates and removes it). */
