@@ -46,9 +46,8 @@ export function parseDuration(text: string): number {
   return n;
 }
 
-/** Parses and checks the flags; throws an Error whose message is the one line to print. */
-export function parseAgentFlags(argv: readonly string[], hostname = osHostname()): AgentFlags {
-  const { values, positionals } = parseArgs({
+function parseFlags(argv: readonly string[]) {
+  return parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: {
@@ -63,6 +62,18 @@ export function parseAgentFlags(argv: readonly string[], hostname = osHostname()
       'log-level': { type: 'string' },
     },
   });
+}
+
+/** Parses and checks the flags; throws an Error whose message is the one line to print. */
+export function parseAgentFlags(argv: readonly string[], hostname = osHostname()): AgentFlags {
+  let parsed;
+  try {
+    parsed = parseFlags(argv);
+  } catch (err) {
+    // node:util's text goes on about positionals after '--'; the first sentence is the useful part.
+    throw new Error((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+  const { values, positionals } = parsed;
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
   if (values.ip !== undefined && values['ip-autodetect'] !== undefined) throw new Error('give either --ip or --ip-autodetect, not both');
   if (values.ip !== undefined && !tryParseIp(values.ip.split('/')[0])) throw new Error(`--ip "${values.ip}" is not an IP address`);
