@@ -41,6 +41,18 @@ export interface BirdSupervisorOptions {
   onExit?: (info: { code: number | null; signal: NodeJS.Signals | null; restartInMs: number }) => void;
 }
 
+// BIRD children still running when this process exits (a crash, a failed test) are stopped by PID,
+// so no daemon outlives its supervisor.
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of liveChildren) child.kill('SIGTERM');
+  });
+}
+
 export class BirdSupervisor {
   readonly configPath: string;
   readonly socketPath: string;
@@ -155,7 +167,9 @@ export class BirdSupervisor {
   private spawnBird(recovering: boolean): void {
     const args = ['-f', '-c', this.configPath, '-s', this.socketPath, ...(recovering ? ['-R'] : [])];
     const { command, args: full } = inNetns(this.opts.netns, this.opts.birdBinary, args);
+    installExitHook();
     const child = spawn(command, full, { stdio: ['ignore', 'ignore', 'pipe'] });
+    liveChildren.add(child);
     this.child = child;
     this.startedAt = Date.now();
     let buffered = '';
@@ -169,6 +183,7 @@ export class BirdSupervisor {
     child.on('error', (err) => this.opts.onLog?.(`cannot start "${command}": ${err.message}`));
     this.childExited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
+        liveChildren.delete(child);
         resolve();
         if (this.child !== child) return;
         this.child = undefined;

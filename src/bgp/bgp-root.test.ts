@@ -1,0 +1,135 @@
+// Root test of BGP between two throwaway hosts (namespaces `brg-*` joined by a veth): BIRD supervised
+// in each with rendered mesh configs reaches Established, a block exported by one host appears in the
+// other's kernel, a reload adds a block, a refused config keeps the old one, and a killed BIRD is
+// restarted and re-establishes. Skipped with a reason when not root or BIRD is missing; CI is root.
+// Everything it makes is removed on exit, also on failure; it signals only the PIDs it started.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIRD_ROUTE_PROTOCOL } from '../lib/index.ts';
+import type { IPPool, Node } from '../model/index.ts';
+import { ProcessRunner, createThrowawayNetns, rootTestSkipReason } from '../os/index.ts';
+import type { ThrowawayNetns } from '../os/index.ts';
+import { BirdSupervisor, formatBgpSessions, readBirdSessions, renderBirdConfig } from './index.ts';
+import type { BgpSession, BirdConfigInput } from './index.ts';
+
+const skip = rootTestSkipReason(['ip', 'nsenter', 'bird', 'birdc']);
+const runner = new ProcessRunner();
+
+const nodes: Node[] = [
+  { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'h1' }, spec: { bgp: { ipv4Address: '192.168.79.11/24' } } },
+  { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'h2' }, spec: { bgp: { ipv4Address: '192.168.79.12/24' } } },
+];
+const ipPools: IPPool[] = [{ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p4' }, spec: { cidr: '10.67.0.0/16' } }];
+const input = (nodeName: string, blocks: string[]): BirdConfigInput => ({ nodeName, nodes, bgpConfigurations: [], bgpPeers: [], ipPools, blocks });
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+async function established(sup: BirdSupervisor): Promise<BgpSession[] | undefined> {
+  const s = await readBirdSessions(sup.socketPath, runner);
+  return s.length > 0 && s.every((x) => x.bgpState === 'Established') ? s : undefined;
+}
+
+async function birdRoute(host: ThrowawayNetns, dst: string): Promise<{ dst: string; gateway?: string; protocol?: string } | undefined> {
+  const r = await host.run('ip', ['-json', 'route', 'show', 'proto', String(BIRD_ROUTE_PROTOCOL)]);
+  const routes = JSON.parse(r.stdout || '[]') as Array<{ dst: string; gateway?: string }>;
+  return routes.find((x) => x.dst === dst);
+}
+
+describe('BIRD between two hosts', { skip }, () => {
+  let h1: ThrowawayNetns;
+  let h2: ThrowawayNetns;
+  let dir: string;
+  let s1: BirdSupervisor;
+  let s2: BirdSupervisor;
+  const logs: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'brg-bird-'));
+    h1 = await createThrowawayNetns('brg');
+    h2 = await createThrowawayNetns('brg');
+    await h1.ip([`link add brg0 type veth peer name brg1 netns ${h2.name}`, 'addr add 192.168.79.11/24 dev brg0', 'link set brg0 up']);
+    await h2.ip(['addr add 192.168.79.12/24 dev brg1', 'link set brg1 up']);
+    const mk = (name: string, host: ThrowawayNetns) =>
+      new BirdSupervisor({
+        runDir: mkdtempSync(join(dir, `${name}-`)),
+        netns: host.path,
+        initialBackoffMs: 100,
+        onLog: (l) => logs.push(`${name}: ${l}`),
+      });
+    s1 = mk('h1', h1);
+    s2 = mk('h2', h2);
+  });
+
+  after(async () => {
+    await s1?.stop();
+    await s2?.stop();
+    await h1?.delete();
+    await h2?.delete();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('mesh reaches Established and blocks cross into the other kernel', async () => {
+    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26']))), true);
+    assert.equal(await s2.apply(renderBirdConfig(input('h2', ['10.67.2.0/26']))), true);
+    await s1.waitReady();
+    await s2.waitReady();
+    const sessions = await until('both sessions Established', 20_000, async () => {
+      const a = await established(s1);
+      return a && (await established(s2)) ? a : undefined;
+    });
+    assert.deepEqual(sessions.map((s) => [s.peerAddress, s.peerType]), [['192.168.79.12', 'mesh']]);
+    const r = await until('h1 block in h2 kernel', 10_000, () => birdRoute(h2, '10.67.1.0/26'));
+    assert.equal(r.gateway, '192.168.79.11');
+    await until('h2 block in h1 kernel', 10_000, () => birdRoute(h1, '10.67.2.0/26'));
+
+    const table = formatBgpSessions(await readBirdSessions(s1.socketPath, runner));
+    assert.match(table, /\n192\.168\.79\.12\s+node-to-node mesh\s+up\s+\S+ \S+\s+Established\n/);
+  });
+
+  it('a changed config is reloaded in place; the same text is no change; a refused one keeps the old', async () => {
+    const pid = s1.pid;
+    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', '10.67.1.64/26']))), true);
+    await until('new block in h2 kernel', 10_000, () => birdRoute(h2, '10.67.1.64/26'));
+    assert.equal(s1.pid, pid, 'reload does not restart BIRD');
+    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', '10.67.1.64/26']))), false);
+    const good = readFileSync(s1.configPath, 'utf8');
+    await assert.rejects(s1.apply('router id nonsense;\n'), /BIRD refused the new configuration/);
+    assert.equal(readFileSync(s1.configPath, 'utf8'), good);
+    assert.ok(await established(s1), 'sessions stay up after a refused config');
+  });
+
+  it('a killed BIRD is restarted and the session comes back', async () => {
+    const pid = s1.pid!;
+    assert.ok(pid > 0);
+    const restarts = s1.restarts;
+    process.kill(pid, 'SIGKILL');
+    await until('a new BIRD process', 10_000, async () => (s1.pid !== undefined && s1.pid !== pid ? s1.pid : undefined));
+    assert.equal(s1.restarts, restarts + 1);
+    // persist + graceful restart: h1's kernel keeps the route it learned while BIRD was gone.
+    assert.ok(await birdRoute(h1, '10.67.2.0/26'), 'route kept in h1 kernel across the restart');
+    await s1.waitReady();
+    await until('Established again after restart', 30_000, async () => {
+      const a = await established(s1);
+      return a && (await established(s2)) ? a : undefined;
+    });
+    await until('h1 block in h2 kernel after restart', 10_000, () => birdRoute(h2, '10.67.1.64/26'));
+    await until('h2 block in h1 kernel after restart', 10_000, () => birdRoute(h1, '10.67.2.0/26'));
+  });
+});
