@@ -20,10 +20,13 @@ const skip = rootTestSkipReason(['ip', 'nsenter', 'bird', 'birdc']);
 const runner = new ProcessRunner();
 
 const nodes: Node[] = [
-  { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'h1' }, spec: { bgp: { ipv4Address: '192.168.79.11/24' } } },
-  { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'h2' }, spec: { bgp: { ipv4Address: '192.168.79.12/24' } } },
+  { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'h1' }, spec: { bgp: { ipv4Address: '192.168.79.11/24', ipv6Address: 'fd00:79::11/64' } } },
+  { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'h2' }, spec: { bgp: { ipv4Address: '192.168.79.12/24', ipv6Address: 'fd00:79::12/64' } } },
 ];
-const ipPools: IPPool[] = [{ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p4' }, spec: { cidr: '10.67.0.0/16' } }];
+const ipPools: IPPool[] = [
+  { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p4' }, spec: { cidr: '10.67.0.0/16' } },
+  { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p6' }, spec: { cidr: 'fd00:67::/48' } },
+];
 const input = (nodeName: string, blocks: string[]): BirdConfigInput => ({ nodeName, nodes, bgpConfigurations: [], bgpPeers: [], ipPools, blocks });
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -47,7 +50,7 @@ async function established(sup: BirdSupervisor): Promise<BgpSession[] | undefine
 }
 
 async function birdRoute(host: ThrowawayNetns, dst: string): Promise<{ dst: string; gateway?: string; protocol?: string } | undefined> {
-  const r = await host.run('ip', ['-json', 'route', 'show', 'proto', String(BIRD_ROUTE_PROTOCOL)]);
+  const r = await host.run('ip', ['-json', dst.includes(':') ? '-6' : '-4', 'route', 'show', 'proto', String(BIRD_ROUTE_PROTOCOL)]);
   const routes = JSON.parse(r.stdout || '[]') as Array<{ dst: string; gateway?: string }>;
   return routes.find((x) => x.dst === dst);
 }
@@ -64,8 +67,8 @@ describe('BIRD between two hosts', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'brg-bird-'));
     h1 = await createThrowawayNetns('brg');
     h2 = await createThrowawayNetns('brg');
-    await h1.ip([`link add brg0 type veth peer name brg1 netns ${h2.name}`, 'addr add 192.168.79.11/24 dev brg0', 'link set brg0 up']);
-    await h2.ip(['addr add 192.168.79.12/24 dev brg1', 'link set brg1 up']);
+    await h1.ip([`link add brg0 type veth peer name brg1 netns ${h2.name}`, 'addr add 192.168.79.11/24 dev brg0', 'addr add fd00:79::11/64 dev brg0 nodad', 'link set brg0 up']);
+    await h2.ip(['addr add 192.168.79.12/24 dev brg1', 'addr add fd00:79::12/64 dev brg1 nodad', 'link set brg1 up']);
     const mk = (name: string, host: ThrowawayNetns) =>
       new BirdSupervisor({
         runDir: mkdtempSync(join(dir, `${name}-`)),
@@ -86,29 +89,32 @@ describe('BIRD between two hosts', { skip }, () => {
   });
 
   it('mesh reaches Established and blocks cross into the other kernel', async () => {
-    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26']))), true);
-    assert.equal(await s2.apply(renderBirdConfig(input('h2', ['10.67.2.0/26']))), true);
+    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', 'fd00:67:0:1::/122']))), true);
+    assert.equal(await s2.apply(renderBirdConfig(input('h2', ['10.67.2.0/26', 'fd00:67:0:2::/122']))), true);
     await s1.waitReady();
     await s2.waitReady();
     const sessions = await until('both sessions Established', 20_000, async () => {
       const a = await established(s1);
       return a && (await established(s2)) ? a : undefined;
     });
-    assert.deepEqual(sessions.map((s) => [s.peerAddress, s.peerType]), [['192.168.79.12', 'mesh']]);
+    assert.deepEqual(sessions.map((s) => [s.peerAddress, s.peerType]), [['192.168.79.12', 'mesh'], ['fd00:79::12', 'mesh']]);
     const r = await until('h1 block in h2 kernel', 10_000, () => birdRoute(h2, '10.67.1.0/26'));
     assert.equal(r.gateway, '192.168.79.11');
     await until('h2 block in h1 kernel', 10_000, () => birdRoute(h1, '10.67.2.0/26'));
+    const r6 = await until('h1 IPv6 block in h2 kernel', 10_000, () => birdRoute(h2, 'fd00:67:0:1::/122'));
+    assert.equal(r6.gateway, 'fd00:79::11');
 
     const table = formatBgpSessions(await readBirdSessions(s1.socketPath, runner));
     assert.match(table, /\n192\.168\.79\.12\s+node-to-node mesh\s+up\s+\S+ \S+\s+Established\n/);
+    assert.match(table, /IPv6 BGP status\n.*\nfd00:79::12\s+node-to-node mesh\s+up\s+\S+ \S+\s+Established\n/);
   });
 
   it('a changed config is reloaded in place; the same text is no change; a refused one keeps the old', async () => {
     const pid = s1.pid;
-    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', '10.67.1.64/26']))), true);
+    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', '10.67.1.64/26', 'fd00:67:0:1::/122']))), true);
     await until('new block in h2 kernel', 10_000, () => birdRoute(h2, '10.67.1.64/26'));
     assert.equal(s1.pid, pid, 'reload does not restart BIRD');
-    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', '10.67.1.64/26']))), false);
+    assert.equal(await s1.apply(renderBirdConfig(input('h1', ['10.67.1.0/26', '10.67.1.64/26', 'fd00:67:0:1::/122']))), false);
     const good = readFileSync(s1.configPath, 'utf8');
     await assert.rejects(s1.apply('router id nonsense;\n'), /BIRD refused the new configuration/);
     assert.equal(readFileSync(s1.configPath, 'utf8'), good);
