@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIRD_ROUTE_PROTOCOL } from '../lib/index.ts';
-import type { IPPool, Node } from '../model/index.ts';
+import type { BGPConfiguration, BGPPeer, IPPool, Node } from '../model/index.ts';
 import { ProcessRunner, createThrowawayNetns, rootTestSkipReason } from '../os/index.ts';
 import type { ThrowawayNetns } from '../os/index.ts';
 import { BirdSupervisor, formatBgpSessions, readBirdSessions, renderBirdConfig } from './index.ts';
@@ -137,5 +137,61 @@ describe('BIRD between two hosts', { skip }, () => {
     });
     await until('h1 block in h2 kernel after restart', 10_000, () => birdRoute(h2, '10.67.1.64/26'));
     await until('h2 block in h1 kernel after restart', 10_000, () => birdRoute(h1, '10.67.2.0/26'));
+  });
+});
+
+describe('route reflector with two clients', { skip }, () => {
+  const API = 'projectcalico.org/v3';
+  const rrNodes: Node[] = [
+    { apiVersion: API, kind: 'Node', metadata: { name: 'rr', labels: { 'route-reflector': 'true' } }, spec: { bgp: { ipv4Address: '192.168.80.1/24', routeReflectorClusterID: '224.0.0.1' } } },
+    { apiVersion: API, kind: 'Node', metadata: { name: 'c1' }, spec: { bgp: { ipv4Address: '192.168.80.11/24' } } },
+    { apiVersion: API, kind: 'Node', metadata: { name: 'c2' }, spec: { bgp: { ipv4Address: '192.168.80.12/24' } } },
+  ];
+  const config: BGPConfiguration[] = [{ apiVersion: API, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: false } }];
+  const peers: BGPPeer[] = [{ apiVersion: API, kind: 'BGPPeer', metadata: { name: 'to-rr' }, spec: { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" } }];
+  const pools: IPPool[] = [{ apiVersion: API, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.68.0.0/16' } }];
+  const hosts: ThrowawayNetns[] = [];
+  const sups: BirdSupervisor[] = [];
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'brg-rr-'));
+    for (let i = 0; i < 3; i++) hosts.push(await createThrowawayNetns('brg'));
+    const [r, c1, c2] = hosts;
+    await r.ip([
+      'link add brgbr0 type bridge',
+      'link set brgbr0 up',
+      'addr add 192.168.80.1/24 dev brgbr0',
+      `link add brgp1 type veth peer name brg0 netns ${c1.name}`,
+      `link add brgp2 type veth peer name brg0 netns ${c2.name}`,
+      'link set brgp1 master brgbr0',
+      'link set brgp2 master brgbr0',
+      'link set brgp1 up',
+      'link set brgp2 up',
+    ]);
+    await c1.ip(['addr add 192.168.80.11/24 dev brg0', 'link set brg0 up']);
+    await c2.ip(['addr add 192.168.80.12/24 dev brg0', 'link set brg0 up']);
+    for (const h of hosts) sups.push(new BirdSupervisor({ runDir: mkdtempSync(join(dir, 'h-')), netns: h.path }));
+  });
+
+  after(async () => {
+    for (const s of sups) await s.stop();
+    for (const h of hosts) await h.delete();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('clients learn each other\'s blocks through the reflector, with the originating client as next hop', async () => {
+    const names = ['rr', 'c1', 'c2'];
+    const blocks: Record<string, string[]> = { rr: [], c1: ['10.68.1.0/26'], c2: ['10.68.2.0/26'] };
+    for (let i = 0; i < 3; i++) {
+      await sups[i].apply(renderBirdConfig({ nodeName: names[i], nodes: rrNodes, bgpConfigurations: config, bgpPeers: peers, ipPools: pools, blocks: blocks[names[i]] }));
+    }
+    for (const s of sups) await s.waitReady();
+    const rrSessions = await until('reflector sessions Established', 20_000, () => established(sups[0]));
+    assert.deepEqual(rrSessions.map((s) => [s.peerAddress, s.peerType]), [['192.168.80.11', 'node'], ['192.168.80.12', 'node']]);
+    const r2 = await until('c1 block in c2 kernel', 10_000, () => birdRoute(hosts[2], '10.68.1.0/26'));
+    assert.equal(r2.gateway, '192.168.80.11');
+    const r1 = await until('c2 block in c1 kernel', 10_000, () => birdRoute(hosts[1], '10.68.2.0/26'));
+    assert.equal(r1.gateway, '192.168.80.12');
   });
 });
