@@ -325,6 +325,17 @@ async function benchB10(rounds: number, rows: Row[]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------
 
+const METHOD_NOTES = [
+  'Everything runs in throwaway namespaces on one host. B5: "committed" is `NftablesDriver.apply()` returning',
+  'after its single `nft -f` exited (the kernel commits before nft exits); the anchor replaces the whole table',
+  'in one `nft -f`. Every nft call pays a process start (through nsenter here), nft\'s cache load (grows with',
+  'the number of chains and interval sets) and the kernel\'s re-validation, at commit, of every chain reachable',
+  'from the base chains (grows with the ruleset) — the floor under a small transaction at this size.',
+  'B4: iperf3 between two workload namespaces; every policy applies to the server\'s ingress and none matches the',
+  'flow, which the profile then allows; established packets take the `ct state established` fast path. B3: the',
+  'first packet of each new connection walks the destination\'s policies ("all 1k on b" walks 1,000 policy chains).',
+];
+
 /** Replaces this benchmark's section of a shared markdown file (between markers), keeping the rest. */
 function writeSection(file: string, body: string): void {
   const begin = '<!-- bench:dataplane -->';
@@ -359,12 +370,13 @@ async function main(): Promise<void> {
     console.log(`\nbenchmark stopped early: ${err instanceof Error ? err.stack : String(err)}`);
   }
   const table = [
-    `## Dataplane results (medians of ${rounds} rounds; ${f((now() - started) / 1000, 1)} s; command: node --import tsx bench/dataplane/bench-dataplane.ts${only ? ` --only ${only}` : ''})`,
+    `## Dataplane — \`node --import tsx bench/dataplane/bench-dataplane.ts${only ? ` --only ${only}` : ''}\` (issue 5; ${rounds} rounds, ${f((now() - started) / 1000, 0)} s)`,
     '',
     '| id | measure | brindle | anchor (same run) | ratio | goal |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.id} | ${r.what} | ${r.brindle} | ${r.anchor} | ${r.ratio} | ${r.goal} |`),
     '',
+    ...METHOD_NOTES,
   ].join('\n');
   console.log(`\n${table}`);
   const out = arg('--write');
