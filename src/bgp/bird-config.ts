@@ -478,7 +478,8 @@ class BirdConfigRenderer {
         const sameSubnet = myAddr.cidr !== undefined && cidrContains(myAddr.cidr, `${p.address}/${fam === 4 ? 32 : 128}`);
         w();
         w(`protocol bgp ${p.protocol} from brindle_peer_${v} {`);
-        w(`  description "${p.type} peer${theirNode ? ` node ${theirNode.node.metadata.name}` : ''}";`);
+        // The status table reads "with password" back: a TCP-MD5 mismatch is otherwise silent.
+        w(`  description "${p.type} peer${theirNode ? ` node ${theirNode.node.metadata.name}` : ''}${p.password ? ', with password' : ''}";`);
         const local = p.sourceAddress === 'UseNodeIP' ? `${myAddr.ip} ` : '';
         const listen = this.listenPort && this.listenPort !== 179 ? `port ${this.listenPort} ` : '';
         w(`  local ${local}${listen}as ${p.localAsNumber};`);

@@ -30,6 +30,9 @@ describe('parseBirdProtocols', () => {
   it('a password mismatch leaves the session in Connect with no error', () => {
     const [s] = parseBirdProtocols(read('status-password-mismatch.txt'));
     assert.deepEqual([s.peerAddress, s.bgpState, s.lastError], ['192.168.77.12', 'Connect', undefined]);
+    // The renderer marks sessions that carry a password in their description; the table adds a hint.
+    assert.match(formatBgpSessions([s]), /\n192\.168\.77\.12\s+global\s+start\s+\S+ \S+\s+Connect \(no answer: check that both sides use the same password\)\n/);
+    assert.doesNotMatch(formatBgpSessions(parseBirdProtocols(read('status-mesh-up.txt'))), /password/);
   });
   it('reads IPv6 neighbours with a scope', () => {
     const text = 'Mesh_fd00__1 BGP        ---        up     2026-11-26 08:09:44  Established\n  BGP state:          Established\n    Neighbor address: fe80::1%eth0\n';

@@ -2,7 +2,8 @@
 // one record per BGP session (peer, type from the protocol name the renderer chose, state, since,
 // info with BIRD's last error such as "BGP Error: Bad peer AS"), and the table `brindlectl node status`
 // prints. A peer whose password does not match never answers (Linux drops TCP-MD5 mismatches), so
-// such a session stays in Connect/Active with no error text (see testdata/status-password-mismatch.txt).
+// such a session stays in Connect/Active with no error text (testdata/status-password-mismatch.txt);
+// for sessions the renderer marked "with password" the table adds that hint.
 
 import { CommandError, isIp } from '../lib/index.ts';
 import type { IpFamily } from '../lib/index.ts';
@@ -127,6 +128,9 @@ export function formatBgpSessions(sessions: readonly BgpSession[]): string {
       ...rows.map((s) => {
         let info = s.info || s.bgpState;
         if (s.lastError && !info.includes(s.lastError)) info = `${info} (last error: ${s.lastError})`;
+        if (/^(Connect|Active)$/.test(s.bgpState) && s.description?.includes('with password')) {
+          info = `${info} (no answer: check that both sides use the same password)`;
+        }
         return [s.peerAddress, s.peerType ? PEER_TYPE_TEXT[s.peerType] : s.protocol, s.state, s.since, info];
       }),
     ];
