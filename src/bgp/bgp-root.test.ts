@@ -45,7 +45,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 }
 
 async function established(sup: BirdSupervisor): Promise<BgpSession[] | undefined> {
-  const s = await readBirdSessions(sup.socketPath, runner);
+  const s = await sup.sessions();
   return s.length > 0 && s.every((x) => x.bgpState === 'Established') ? s : undefined;
 }
 

@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { CommandError } from '../lib/index.ts';
 import { ProcessRunner, inNetns } from '../os/index.ts';
 import type { CommandRunner } from '../os/index.ts';
+import { readBirdSessions } from './bird-status.ts';
+import type { BgpSession } from './bird-status.ts';
 
 export const BIRD_BINARY = 'bird';
 export const BIRDC_BINARY = 'birdc';
@@ -98,15 +100,23 @@ export class BirdSupervisor {
    */
   async apply(config: string): Promise<boolean> {
     if (this.stopping) throw new CommandError(`BIRD supervisor for "${this.configPath}" is stopped`);
-    if (config === this.current && this.child) return false;
+    if (config === this.current) return false;
     await this.writeChecked(config);
     this.current = config;
     if (!this.child && !this.restartTimer) {
       this.spawnBird(false);
       return true;
     }
-    if (this.pid !== undefined && existsSync(this.socketPath)) await this.reload();
-    // Otherwise BIRD is starting or waiting to restart: it reads the new file when it starts.
+    if (this.pid !== undefined) {
+      // BIRD may have read the old file before its socket appeared: wait for it, then reload.
+      try {
+        await this.waitReady();
+        await this.reload();
+      } catch (err) {
+        if (this.pid !== undefined) throw err;
+      }
+    }
+    // A BIRD that died meanwhile, or is waiting to restart, reads the new file when it starts.
     return true;
   }
 
@@ -200,6 +210,11 @@ export class BirdSupervisor {
         }, delay);
       });
     });
+  }
+
+  /** The BGP sessions of this BIRD, from its control socket. */
+  sessions(): Promise<BgpSession[]> {
+    return readBirdSessions(this.socketPath, this.opts.runner, this.opts.birdcBinary);
   }
 
   /** The configuration BIRD runs (or will run at its next start). */
