@@ -132,6 +132,28 @@ const SCENARIOS: Record<string, BirdConfigInput> = {
     blocks: ['10.65.1.0/26'],
     borrowedAddresses: ['10.65.2.7', '10.65.1.9', 'fd00:65:0:2::5'],
   },
+  'listen-port-log-ignored': {
+    nodeName: 'n1',
+    nodes: mesh3,
+    bgpConfigurations: [
+      bgpConfig('default', { logSeverityScreen: 'Warning', ignoredInterfaces: ['eth9', 'docker*'] }),
+      bgpConfig('node.n2', { listenPort: 1790 }),
+    ],
+    bgpPeers: [],
+    ipPools: [pool4],
+    blocks: ['10.65.1.0/26'],
+  },
+  'route-reflector-external-peer': {
+    nodeName: 'rr1',
+    nodes: [...mesh3, node('rr1', '192.168.77.2/24', { cid: '224.0.0.1', labels: { 'route-reflector': 'true' } })],
+    bgpConfigurations: [bgpConfig('default', { nodeToNodeMeshEnabled: false })],
+    bgpPeers: [
+      peer('to-rr', { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" }),
+      peer('rr-tor', { node: 'rr1', peerIP: '10.9.0.1', asNumber: 65000, nextHopMode: 'Self' }),
+    ],
+    ipPools: [pool4],
+    blocks: [],
+  },
 };
 
 describe('renderBirdConfig golden files', () => {
@@ -184,6 +206,11 @@ describe('peer selection', () => {
     assert.deepEqual(peers.map((p) => `${p.type}:${p.address}`), ['node:192.168.77.2', 'mesh:192.168.77.12', 'mesh:192.168.77.13']);
   });
 
+  it('mesh peers are dialled on the listen port their node configures', () => {
+    const peers = birdPeers(SCENARIOS['listen-port-log-ignored']);
+    assert.deepEqual(peers.map((p) => [p.protocol, p.port]), [['Mesh_192_168_77_12_port_1790', 1790], ['Mesh_192_168_77_13', undefined]]);
+  });
+
   it('per-node peers apply only to their node', () => {
     const n1 = birdPeers(SCENARIOS['node-peer-password']);
     assert.deepEqual(n1.filter((p) => p.type === 'node').map((p) => [p.address, p.port, p.password]), [['10.9.0.1', 1179, 's3cret-pw']]);
@@ -209,6 +236,8 @@ describe('renderer inputs', () => {
     assert.throws(() => renderBirdConfig({ ...base, bgpPeers: [peer('x', { peerIP: '10.1.1.1', asNumber: 1, password: { secretKeyRef: { name: 's', key: 'k' } } })] }), /secret "s" key "k" not found/);
     assert.throws(() => renderBirdConfig({ ...base, bgpPeers: [peer('x', { peerIP: 'not-an-ip', asNumber: 1 })] }), /peerIP "not-an-ip"/);
     assert.throws(() => renderBirdConfig({ ...base, blocks: ['10.65.1.0/99'] }), /blocks\[0\]/);
+    assert.throws(() => renderBirdConfig({ ...base, bgpConfigurations: [bgpConfig('default', { logSeverityScreen: 'Loud' })] }), /logSeverityScreen: "Loud"/);
+    assert.throws(() => renderBirdConfig({ ...base, bgpConfigurations: [bgpConfig('default', { ignoredInterfaces: ['a"b'] })] }), /ignoredInterfaces\[0\]/);
   });
   it('reads durations and peer addresses', () => {
     assert.equal(durationSeconds('1m30s', 'p'), 90);

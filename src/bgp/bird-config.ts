@@ -208,6 +208,13 @@ class BirdConfigRenderer {
     this.listenPort = mine.listenPort ?? def.listenPort;
   }
 
+  /** The port a Calico node listens on: `node.<name>` BGPConfiguration, else `default`, else 179. */
+  private listenPortOf(name: string): number | undefined {
+    const cfg = (n: string) => this.input.bgpConfigurations.find((c) => c.metadata.name === n)?.spec;
+    const port = cfg(`node.${name}`)?.listenPort ?? cfg('default')?.listenPort;
+    return port === undefined || port === 179 ? undefined : port;
+  }
+
   private asOf(node: Node): number {
     const n = node.spec.bgp?.asNumber;
     return n === undefined ? this.globalAs : checkAs(n, `Node "${node.metadata.name}" spec.bgp.asNumber`);
@@ -284,12 +291,14 @@ class BirdConfigRenderer {
             const theirs = fam === 4 ? n.v4 : n.v6;
             if (!mine || !theirs) continue;
             const peerAs = this.asOf(n.node);
+            const port = this.listenPortOf(n.node.metadata.name);
             add({
               ...common,
-              protocol: protocolName(type, theirs.ip),
+              protocol: protocolName(type, theirs.ip, port),
               type,
               family: fam,
               address: theirs.ip,
+              port,
               asNumber: peerAs,
               passive: false,
               rrClient: myCid !== undefined && peerCid !== myCid && peerAs === common.localAsNumber,
@@ -328,11 +337,13 @@ class BirdConfigRenderer {
           const mine = fam === 4 ? this.me.v4 : this.me.v6;
           const theirs = fam === 4 ? n.v4 : n.v6;
           if (!mine || !theirs) continue;
+          const port = this.listenPortOf(name);
           add({
-            protocol: protocolName('mesh', theirs.ip),
+            protocol: protocolName('mesh', theirs.ip, port),
             type: 'mesh',
             family: fam,
             address: theirs.ip,
+            port,
             asNumber: this.asOf(n.node),
             localAsNumber: this.myAs,
             passive: compareIps(parseIp(mine.ip), parseIp(theirs.ip)) > 0,
@@ -377,7 +388,14 @@ class BirdConfigRenderer {
     const w = (s = '') => lines.push(s);
     w(`# BIRD 2 configuration for node "${input.nodeName}", rendered by brindle; do not edit (rewritten on change).`);
     w(`router id ${routerId};`);
-    w('log stderr all;');
+    const severity = (mine.logSeverityScreen ?? def.logSeverityScreen ?? 'Info').toLowerCase();
+    const levels = severity === 'debug' || severity === 'info' ? 'all'
+      : severity === 'warning' ? '{ warning, error, bug, fatal }'
+        : severity === 'error' || severity === 'fatal' ? '{ error, bug, fatal }'
+          : undefined;
+    if (!levels) throw new InvalidError('BGPConfiguration spec.logSeverityScreen', `"${mine.logSeverityScreen ?? def.logSeverityScreen}" is not Debug, Info, Warning, Error or Fatal`);
+    w(`log stderr ${levels};`);
+    if (severity === 'debug') w('debug protocols { states, events };');
     w('timeformat protocol iso long;');
     w();
     w('protocol device { scan time 10; }');
@@ -386,7 +404,11 @@ class BirdConfigRenderer {
     w('protocol direct {');
     w('  ipv4;');
     w('  ipv6;');
-    w(`  interface -"${WORKLOAD_INTERFACE_PREFIX}*", -"brindle.vxlan*", "*";`);
+    const ignored = (def.ignoredInterfaces ?? []).map((i, n) => {
+      if (!/^[A-Za-z0-9_.*?-]{1,15}$/.test(i)) throw new InvalidError(`BGPConfiguration "default" spec.ignoredInterfaces[${n}]`, `"${i}" is not an interface name pattern`);
+      return `-"${i}", `;
+    });
+    w(`  interface -"${WORKLOAD_INTERFACE_PREFIX}*", -"brindle.vxlan*", ${ignored.join('')}"*";`);
     w('}');
 
     for (const fam of [4, 6] as const) {
