@@ -218,6 +218,12 @@ describe('peer selection', () => {
     assert.deepEqual(n2.filter((p) => p.type === 'node').map((p) => p.address), ['10.9.0.2']);
   });
 
+  it('a disabled pool is still exported (its workloads keep their addresses); disableBGPExport is not', () => {
+    const text = renderBirdConfig({ ...SCENARIOS['disabled-export-pool'], ipPools: [pool('old', '10.65.0.0/16', { disabled: true }), pool('private', '10.80.0.0/16', { disableBGPExport: true })] });
+    assert.match(text, /\n  if net ~ \[ 10\.80\.0\.0\/16\+ \] then reject;\n/);
+    assert.match(text, /\(proto = "brindle_originate_v4" \|\| source = RTS_BGP\) && net ~ \[ 10\.65\.0\.0\/16\+ \] then accept;/);
+  });
+
   it('nodeSelector scopes a peer by label', () => {
     const nodes = [node('a', '10.0.0.1/24', { labels: { rack: 'r1' } }), node('b', '10.0.0.2/24', { labels: { rack: 'r2' } })];
     const base = { nodes, bgpConfigurations: [bgpConfig('default', { nodeToNodeMeshEnabled: false })], ipPools: [], blocks: [] };

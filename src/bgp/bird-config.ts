@@ -1,6 +1,8 @@
 // BIRD 2 configuration for one host, rendered from the BGP resources (Calico's confd role): the agent
 // passes BGPConfiguration, BGPPeer, Node and IPPool resources plus this host's affine blocks and borrowed
 // addresses, and writes the text for the BIRD supervisor (bird-supervisor.ts). Pure: no I/O.
+// Routes BIRD puts in the kernel carry BIRD_ROUTE_PROTOCOL (12, "bird") and BIRD_ROUTE_METRIC (32)
+// from lib/kernel-names.ts: the agent leaves those alone, and BIRD ignores the agent's (proto 80).
 //
 //   resources + host blocks ──renderBirdConfig()──► bird.conf ──BirdSupervisor──► bird -c … / birdc configure
 
@@ -414,7 +416,8 @@ class BirdConfigRenderer {
     for (const fam of [4, 6] as const) {
       const v = `v${fam}`;
       const famPools = pools.filter((p) => famOfCidr(p.cidr) === fam);
-      const exportable = famPools.filter((p) => !p.pool.spec.disableBGPExport && !p.pool.spec.disabled).map((p) => p.cidr);
+      // A disabled pool still has workloads using its addresses: keep advertising their blocks.
+      const exportable = famPools.filter((p) => !p.pool.spec.disableBGPExport).map((p) => p.cidr);
       const noExport = famPools.filter((p) => p.pool.spec.disableBGPExport).map((p) => p.cidr);
       const famBlocks = input.blocks.map((b, i) => normalizeCidrAt(b, `blocks[${i}]`)).filter((b) => famOfCidr(b) === fam);
       const borrowed = (input.borrowedAddresses ?? [])
