@@ -121,6 +121,12 @@ describe('BIRD between two hosts', { skip }, () => {
     assert.ok(await established(s1), 'sessions stay up after a refused config');
   });
 
+  it('an address borrowed from the other host\'s block is exported as a /32 and wins there', async () => {
+    await s2.apply(renderBirdConfig({ ...input('h2', ['10.67.2.0/26', 'fd00:67:0:2::/122']), borrowedAddresses: ['10.67.1.9'] }));
+    const r = await until('borrowed /32 in h1 kernel', 10_000, () => birdRoute(h1, '10.67.1.9'));
+    assert.equal(r.gateway, '192.168.79.12');
+  });
+
   it('a killed BIRD is restarted and the session comes back', async () => {
     const pid = s1.pid!;
     assert.ok(pid > 0);
