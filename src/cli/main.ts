@@ -2,13 +2,14 @@
 // the embedded SQLite default), and maps every failure to one line on stderr and an exit status —
 // 0 ok, 1 operation failed, 2 usage or invalid input. Never a stack trace for expected failures.
 //
-//   argv ──► commander ──► resource / datastore / ipam / policy / connectivity commands ──► ResourceStore ──► Datastore
+//   argv ──► commander ──► resource / datastore / ipam / node / policy / connectivity commands ──► ResourceStore ──► Datastore
 
 import { Command, CommanderError } from 'commander';
 import { isBrindleError } from '../lib/index.ts';
 import { openDatastore, resolveDatastoreLocator, ResourceStore } from '../datastore/index.ts';
 import type { Datastore } from '../datastore/index.ts';
 import { allAliases } from '../model/index.ts';
+import { registerBgpCommands } from './bgp-commands.ts';
 import { registerConnectivityCommands } from './connectivity-commands.ts';
 import { registerDatastoreCommands } from './datastore-commands.ts';
 import { registerIpamCommands } from './ipam-commands.ts';
@@ -47,6 +48,7 @@ export async function runCli(argv: string[], io: CliIO = processIO()): Promise<n
   registerResourceCommands(program, ctx);
   registerDatastoreCommands(program, ctx);
   registerIpamCommands(program, ctx);
+  registerBgpCommands(program, ctx);
   const loadResources = async () => (await ctx.store(program)).listAll().then((l) => l.items);
   const deps = { loadResources, stdout: (s: string) => io.stdout(s), stderr: (s: string) => io.stderr(s) };
   registerPolicyCommands(program, deps);
