@@ -11,9 +11,10 @@ import { ResourceStore, SqliteDatastore } from '../datastore/index.ts';
 import type { Datastore, WatchCallbacks } from '../datastore/index.ts';
 import { DatastoreError } from '../lib/index.ts';
 import type { DriverMessage, RuleCounter } from '../dataplane/index.ts';
-import { BLOCKS_PREFIX } from '../ipam/index.ts';
+import { BLOCKS_PREFIX, Ipam } from '../ipam/index.ts';
+import { vxlanMacFor } from '../lib/index.ts';
 import type { IPPool, Node, WorkloadEndpoint } from '../model/index.ts';
-import { Agent, counterLabels, poolInfo } from './agent.ts';
+import { Agent, counterLabels, poolInfo, vxlanTunnelHandle } from './agent.ts';
 import type { AgentNftDriver } from './agent.ts';
 import { parseAgentFlags, parseDuration, runAgentCli } from './agent-cli.ts';
 import { startHealthServer } from './health-server.ts';
@@ -82,7 +83,8 @@ test('first apply carries InSync with everything before it; pools, local blocks 
   await ds.create(`${BLOCKS_PREFIX}10-65-1-0-26`, JSON.stringify({ cidr: '10.65.1.0/26', affinity: 'host:host-b' }));
   const nft = new FakeDriver();
   const routes = new FakeDriver();
-  const agent = makeAgent(ds, nft, routes);
+  // The hand-written blocks above are not real IPAM blocks; tunnel allocation is tested on its own below.
+  const agent = makeAgent(ds, nft, routes, { vxlanTunnelAddress: false });
   t.after(async () => { await agent.stop(); await ds.close(); });
   assert.equal(agent.ready().ok, false);
   agent.start();
@@ -105,6 +107,53 @@ test('first apply carries InSync with everything before it; pools, local blocks 
   assert.equal(nft.all().filter((m) => m.type === 'InSync').length, 1, 'InSync is sent once');
   assert.match(agent.metricsText(), /brindle_active_local_endpoints 2/);
   assert.match(agent.metricsText(), /brindle_sync_status\{status="in-sync"\} 1/);
+});
+
+test('a VXLAN pool gets the host a tunnel address and MAC on its Node, kept on restart, released when the pool goes', async (t) => {
+  const ds = openStore();
+  const store = new ResourceStore(ds);
+  const pool = (name: string, cidr: string, vxlanMode: 'Always' | 'Never'): IPPool =>
+    ({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec: { cidr, blockSize: 26, vxlanMode } });
+  await store.create(pool('plain', '10.70.0.0/16', 'Never'));
+  const first = makeAgent(ds, new FakeDriver(), new FakeDriver());
+  first.start();
+  await until('registered', () => first.nodeRegistered);
+  const ipam = new Ipam(ds);
+  const handle = vxlanTunnelHandle('host-a');
+  // No VXLAN pool: nothing allocated, no fields.
+  assert.equal(await first.reconcileTunnelAddress(), undefined);
+  assert.equal(await ipam.getHandle(handle), undefined);
+
+  await store.create(pool('vx', '10.71.0.0/16', 'Always'));
+  const node = await until('tunnel address on the Node', async () => {
+    const n = await store.get<Node>({ kind: 'Node', name: 'host-a' });
+    return n?.spec.ipv4VXLANTunnelAddr ? n : undefined;
+  });
+  const ip = node.spec.ipv4VXLANTunnelAddr!;
+  assert.match(ip, /^10\.71\.\d+\.\d+$/, 'from the VXLAN pool, not the plain one');
+  assert.equal(node.spec.vxlanTunnelMACAddr, vxlanMacFor('host-a', 4));
+  assert.equal(node.spec.bgp?.ipv4Address, '192.0.2.10/24', 'other fields kept');
+  assert.deepEqual((await ipam.handleAddresses(handle)).map((a) => a.ip), [ip]);
+  assert.ok((await ipam.listBlocks({ host: 'host-a' })).some((b) => b.cidr.startsWith('10.71.')), 'the address comes from a block affine to the host');
+  await first.stop();
+
+  // A restarted agent reuses the allocation rather than taking a second address.
+  const second = makeAgent(ds, new FakeDriver(), new FakeDriver());
+  t.after(async () => { await second.stop(); await ds.close(); });
+  second.start();
+  await until('registered again', () => second.nodeRegistered);
+  assert.equal(await second.reconcileTunnelAddress(), ip);
+  assert.deepEqual((await ipam.handleAddresses(handle)).map((a) => a.ip), [ip]);
+
+  // The VXLAN pool goes: the address is released and the fields cleared.
+  await store.delete({ kind: 'IPPool', name: 'vx' });
+  const cleared = await until('fields cleared', async () => {
+    const n = await store.get<Node>({ kind: 'Node', name: 'host-a' });
+    return n && n.spec.ipv4VXLANTunnelAddr === undefined ? n : undefined;
+  });
+  assert.equal(cleared.spec.vxlanTunnelMACAddr, undefined);
+  assert.equal(cleared.spec.bgp?.ipv4Address, '192.0.2.10/24');
+  await until('handle released', async () => (await ipam.getHandle(handle)) === undefined || (await ipam.handleAddresses(handle)).length === 0);
 });
 
 test('Node is created with the address, then CAS-updated keeping fields others set', async (t) => {

@@ -12,13 +12,15 @@
 // Awkward cases handled: nothing reaches the drivers before the first in-sync; an apply that fails
 // never throws out of the loop (the drivers keep the failed work dirty, the agent calls them again with
 // backoff); the Node is created or CAS-updated keeping fields others set; stop() leaves the kernel as is.
+// While an enabled IPv4 pool uses VXLAN, the host holds a tunnel address from IPAM (handle
+// `vxlan-tunnel-addr-<node>`) and publishes it with its VTEP MAC on its Node; other hosts' VXLAN routes need it.
 
-import { ConflictError, ExistsError } from '../lib/index.ts';
+import { ConflictError, ExistsError, vxlanMacFor } from '../lib/index.ts';
 import { CalcGraph } from '../calc/index.ts';
 import { ResourceStore, ResourceSyncer } from '../datastore/index.ts';
 import type { Datastore, ResourceUpdate, SyncStatus, WatchHandle } from '../datastore/index.ts';
 import type { DriverMessage, IpPoolInfo, RuleCounter } from '../dataplane/index.ts';
-import { BLOCKS_PREFIX } from '../ipam/index.ts';
+import { BLOCKS_PREFIX, Ipam } from '../ipam/index.ts';
 import type { AnyResource, IPPool, Node } from '../model/index.ts';
 import { Counter, Gauge, Histogram, MetricsRegistry } from './metrics.ts';
 import type { HealthSource } from './health-server.ts';
@@ -62,6 +64,25 @@ export interface AgentOptions {
   countersIntervalMs?: number;
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Allocate and publish a VXLAN tunnel address while a VXLAN pool exists (default true). */
+  vxlanTunnelAddress?: boolean;
+}
+
+/** IPAM handle of a host's IPv4 VXLAN tunnel address. */
+export function vxlanTunnelHandle(nodename: string): string {
+  return `vxlan-tunnel-addr-${nodename}`;
+}
+
+/** Enabled IPv4 pools that carry traffic over VXLAN (Always or CrossSubnet). */
+export function vxlanPools(pools: Iterable<IPPool>): IPPool[] {
+  return [...pools].filter((p) => !p.spec.disabled && !p.spec.cidr.includes(':') && poolInfo(p).vxlanMode !== 'Never');
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const toNum = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const [base, len] = cidr.split('/');
+  const size = 2 ** (32 - Number(len));
+  return Math.floor(toNum(ip) / size) === Math.floor(toNum(base) / size);
 }
 
 export const DEFAULT_RESYNC_INTERVAL_MS = 90_000;
@@ -131,6 +152,8 @@ export class Agent {
   #blockWatch: WatchHandle | undefined;
   #lastLoop = Date.now();
   #nodeRegistered = false;
+  #tunnelDirty = false;
+  #tunnelRunning: Promise<void> | undefined;
 
   constructor(options: AgentOptions) {
     this.#o = {
@@ -184,6 +207,7 @@ export class Agent {
     await this.#syncer.stop();
     await this.#blockWatch?.close();
     await this.#busy;
+    await this.#tunnelRunning;
     this.#log('info', 'agent stopped; dataplane left in place');
   }
 
@@ -214,6 +238,7 @@ export class Agent {
     while (!this.#stopped) {
       try {
         await this.registerNode();
+        this.#kickTunnel();
         return;
       } catch (err) {
         this.#log('warn', 'node registration failed; retrying', { error: (err as Error).message, retryMs: delay });
@@ -263,6 +288,85 @@ export class Agent {
     }
   }
 
+  // ---- VXLAN tunnel address ----
+
+  /** Runs the tunnel reconcile until nothing new asked for it; failures retry with backoff. */
+  #kickTunnel(): void {
+    if (this.#o.vxlanTunnelAddress === false || !this.#nodeRegistered) return;
+    this.#tunnelDirty = true;
+    if (this.#tunnelRunning) return;
+    this.#tunnelRunning = (async () => {
+      let delay = this.#o.retryInitialMs;
+      while (this.#tunnelDirty && !this.#stopped) {
+        this.#tunnelDirty = false;
+        try {
+          await this.reconcileTunnelAddress();
+          delay = this.#o.retryInitialMs;
+        } catch (err) {
+          this.#log('warn', 'VXLAN tunnel address not reconciled; retrying', { error: (err as Error).message, retryMs: delay });
+          this.#tunnelDirty = true;
+          await new Promise((r) => setTimeout(r, delay).unref());
+          delay = Math.min(delay * 2, this.#o.retryMaxMs);
+        }
+      }
+      this.#tunnelRunning = undefined;
+    })();
+  }
+
+  /**
+   * Makes this host's VXLAN tunnel address match the pools: while an enabled IPv4 VXLAN pool exists the
+   * handle holds one address from such a pool (kept across restarts) and the Node carries it with the
+   * VTEP MAC; otherwise the address is released and both fields cleared. Returns the address, if any.
+   */
+  async reconcileTunnelAddress(): Promise<string | undefined> {
+    const name = this.#o.nodename;
+    const handleId = vxlanTunnelHandle(name);
+    const ipam = new Ipam(this.#o.datastore, { host: name });
+    const pools = vxlanPools((await this.#store.list<IPPool>('IPPool')).items);
+    let ip: string | undefined;
+    if (pools.length > 0) {
+      const held = await ipam.handleAddresses(handleId);
+      const keep = held.find((a) => pools.some((p) => inCidr(a.ip, p.spec.cidr)));
+      const stale = held.filter((a) => a !== keep);
+      if (stale.length) await ipam.releaseIPs(stale.map((a) => ({ ip: a.ip, handleId, sequenceNumber: a.sequenceNumber })));
+      if (keep) {
+        ip = keep.ip;
+      } else {
+        const got = await ipam.autoAssign({
+          handleId, num4: 1, pools: pools.map((p) => p.metadata.name), use: 'Tunnel',
+          attrs: { node: name, type: 'vxlanTunnelAddress' },
+        });
+        ip = got.ipv4[0].ip;
+        this.#log('info', 'VXLAN tunnel address allocated', { ip });
+      }
+    } else if ((await ipam.getHandle(handleId)) !== undefined) {
+      const released = await ipam.releaseByHandle(handleId);
+      this.#log('info', 'VXLAN tunnel address released (no VXLAN pool)', { released });
+    }
+    const mac = ip ? vxlanMacFor(name, 4) : undefined;
+    for (;;) {
+      const node = await this.#store.get<Node>({ kind: 'Node', name });
+      if (!node) throw new Error(`Node "${name}" is not registered; cannot publish its VXLAN tunnel address`);
+      const spec = { ...node.spec };
+      if (spec.ipv4VXLANTunnelAddr === ip && spec.vxlanTunnelMACAddr === mac) return ip;
+      if (ip) {
+        spec.ipv4VXLANTunnelAddr = ip;
+        spec.vxlanTunnelMACAddr = mac;
+      } else {
+        delete spec.ipv4VXLANTunnelAddr;
+        delete spec.vxlanTunnelMACAddr;
+      }
+      try {
+        await this.#store.update<Node>({ ...node, spec });
+        this.#log('info', 'node VXLAN tunnel fields written', { ip: ip ?? null, mac: mac ?? null });
+        return ip;
+      } catch (err) {
+        if (err instanceof ConflictError) continue;
+        throw err;
+      }
+    }
+  }
+
   // ---- datastore side ----
 
   #onStatus(status: SyncStatus, detail?: string): void {
@@ -277,8 +381,10 @@ export class Agent {
       this.#pendingUpdates.push(u);
       if (u.type === 'put' && u.resource.kind === 'IPPool') {
         this.#pendingHost.push({ type: 'IpPoolUpdate', id: u.resource.metadata.name, pool: poolInfo(u.resource as IPPool) });
+        this.#kickTunnel();
       } else if (u.type === 'delete' && u.kind === 'IPPool') {
         this.#pendingHost.push({ type: 'IpPoolRemove', id: u.name });
+        this.#kickTunnel();
       } else if (u.type === 'in-sync') {
         void this.#startBlockWatch();
       }

@@ -2,7 +2,7 @@
 // node address autodetection, metrics registry and health server. src/bin/brindle-agent.ts runs
 // runAgentCli; the lab and tests use Agent directly.
 
-export { Agent, counterLabels, poolInfo, DEFAULT_RESYNC_INTERVAL_MS } from './agent.ts';
+export { Agent, counterLabels, poolInfo, vxlanPools, vxlanTunnelHandle, DEFAULT_RESYNC_INTERVAL_MS } from './agent.ts';
 export type { AgentDriver, AgentNftDriver, AgentRoutesDriver, AgentOptions, LogFn, NodeAddresses } from './agent.ts';
 export { runAgentCli, parseAgentFlags, parseDuration, jsonLogger, AGENT_USAGE, DEFAULT_HEALTH_PORT } from './agent-cli.ts';
 export type { AgentFlags, AgentCliIo } from './agent-cli.ts';
