@@ -36,9 +36,11 @@ export interface LabClusterOptions {
   hosts?: number;
   /** The shared host subnet as its first three octets (default "198.19.0"; hosts get .1, .2, …, the fabric .254). */
   subnet?: string;
-  /** IPPool CIDR (default 10.67.0.0/16) and block size (default 26); no encapsulation, no NAT. */
+  /** IPPool CIDR (default 10.67.0.0/16) and block size (default 26); no NAT. */
   poolCidr?: string;
   blockSize?: number;
+  /** Pod traffic between hosts: direct routes ('none', the default) or VXLAN (the pool's vxlanMode Always). */
+  encap?: 'none' | 'vxlan';
   /** Agent --resync-interval (default "2s"). */
   resyncInterval?: string;
   /** How long to wait for every agent's readiness (default 30 s). */
@@ -193,7 +195,7 @@ export class LabCluster {
     }
     const pool: IPPool = {
       apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'brl-pool-v4' },
-      spec: { cidr: opts.poolCidr ?? '10.67.0.0/16', blockSize: opts.blockSize ?? 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false },
+      spec: { cidr: opts.poolCidr ?? '10.67.0.0/16', blockSize: opts.blockSize ?? 26, ipipMode: 'Never', vxlanMode: opts.encap === 'vxlan' ? 'Always' : 'Never', natOutgoing: false },
     };
     await this.apply(pool);
     const installed = await installCni({
