@@ -13,6 +13,7 @@ import { createLabCluster } from '../../src/lab/index.ts';
 import type { LabCluster, LabClusterPod } from '../../src/lab/index.ts';
 import type { AnyResource, GlobalNetworkPolicy, GlobalNetworkSet } from '../../src/model/index.ts';
 import { median } from '../bench-stats.ts';
+import { pollUntil } from '../../src/lib/index.ts';
 
 const POLICIES = 1000;
 const SETS = 10;
@@ -26,13 +27,8 @@ function arg(name: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
-async function until(what: string, fn: () => Promise<boolean>, deadlineMs: number): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean>, deadlineMs: number): Promise<true> =>
+  pollUntil(what, fn as () => Promise<true | false>, deadlineMs, { intervalMs: 250 });
 
 /** Policy and set resources: every policy selects b, allows one TCP port from one set; the flow's port is none of them. */
 function scaleResources(): AnyResource[] {

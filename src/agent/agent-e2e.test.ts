@@ -17,6 +17,7 @@ import { createLab } from '../dataplane/index.ts';
 import type { Lab } from '../dataplane/index.ts';
 import type { GlobalNetworkPolicy, Node, Profile, WorkloadEndpoint } from '../model/index.ts';
 import { ProcessRunner, TEST_HOST_UPLINK, inNetns, rootTestSkipReason } from '../os/index.ts';
+import { pollUntil } from '../lib/index.ts';
 
 const skip = rootTestSkipReason(['ip', 'nsenter', 'nft']);
 const NODE = 'e2e-host';
@@ -32,20 +33,8 @@ function socketStatus(socketPath: string): Promise<number | undefined> {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs: number): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs: number): Promise<T> =>
+  pollUntil(what, fn, deadlineMs, { tolerateErrors: true });
 
 function wep(pod: typeof A): WorkloadEndpoint {
   return {

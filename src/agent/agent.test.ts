@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ResourceStore, SqliteDatastore } from '../datastore/index.ts';
 import type { Datastore, WatchCallbacks } from '../datastore/index.ts';
-import { DatastoreError } from '../lib/index.ts';
+import { DatastoreError, pollUntil, vxlanMacFor } from '../lib/index.ts';
 import type { DriverMessage, RuleCounter } from '../dataplane/index.ts';
 import { BLOCKS_PREFIX, Ipam } from '../ipam/index.ts';
-import { vxlanMacFor } from '../lib/index.ts';
 import type { IPPool, Node, WorkloadEndpoint } from '../model/index.ts';
 import { Agent, counterLabels, poolInfo, vxlanTunnelHandle } from './agent.ts';
 import type { AgentNftDriver } from './agent.ts';
@@ -47,15 +46,8 @@ class FakeDriver implements AgentNftDriver {
   }
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, deadlineMs = 5000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, deadlineMs = 5000): Promise<T> =>
+  pollUntil(what, fn, deadlineMs, { intervalMs: 10 });
 
 function wep(name: string, node: string, ip: string): WorkloadEndpoint {
   return {

@@ -4,7 +4,7 @@
 // namespaces (nsenter; Node never switches namespaces itself). Every namespace is deleted on close() or,
 // failing that, at process exit; every process is stopped by its own PID.
 //
-//   test ──createLab()──► brd-host (forwarding on, uplink to nowhere) ── brvXXXX ══ eth0 brd-pod…
+//   test ──createLab()──► brd-host (forwarding on, uplink to nowhere) ── brv<hash> ══ eth0 brd-pod…
 //        ──lab.probe(from, [{to, proto, port}])──► nsenter node client ──► results (connected / timed out)
 
 import { spawn } from 'node:child_process';

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { rootTestSkipReason } from '../os/index.ts';
 import { createLabCluster } from './index.ts';
 import type { ClusterProbe, LabCluster } from './index.ts';
+import { pollUntil } from '../lib/index.ts';
 
 const skip = rootTestSkipReason(['ip', 'nsenter', 'nft', 'curl']);
 
@@ -26,13 +27,8 @@ spec:
     destination: {ports: [8080]}
 `;
 
-async function until(what: string, fn: () => Promise<boolean>, deadlineMs: number): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean>, deadlineMs: number): Promise<true> =>
+  pollUntil(what, fn as () => Promise<true | false>, deadlineMs, { intervalMs: 200 });
 
 function netnsNames(): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);

@@ -25,6 +25,7 @@ import { inNetns, ipBatch, namedNetnsPath, ProcessRunner, writeSysctls } from '.
 import type { CommandResult } from '../os/index.ts';
 import { CLIENT_JS, DEFAULT_SERVER_PORTS, SERVER_JS } from './lab-probes.ts';
 import type { ClusterProbe, ClusterProbeResult } from './lab-probes.ts';
+import { pollUntil } from '../lib/index.ts';
 
 const AGENT_BIN = resolve(import.meta.dirname, '../../bin/brindle-agent.mjs');
 const BRIDGE = 'brlbr0';
@@ -109,20 +110,8 @@ function exited(c: ChildProcess): boolean {
   return c.exitCode !== null || c.signalCode !== null;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs: number): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, deadlineMs: number): Promise<T> =>
+  pollUntil(what, fn, deadlineMs, { tolerateErrors: true });
 
 export class LabCluster {
   readonly id: string;

@@ -5,7 +5,7 @@
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VXLAN_DEVICE_V4, vxlanMacFor } from '../lib/index.ts';
+import { pollUntil, VXLAN_DEVICE_V4, vxlanMacFor } from '../lib/index.ts';
 import type { Node } from '../model/index.ts';
 import { rootTestSkipReason } from '../os/index.ts';
 import { createLabCluster } from './index.ts';
@@ -13,15 +13,8 @@ import type { ClusterProbe, LabCluster } from './index.ts';
 
 const skip = rootTestSkipReason(['ip', 'nsenter', 'nft', 'curl']);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, deadlineMs: number): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, deadlineMs: number): Promise<T> =>
+  pollUntil(what, fn, deadlineMs, { intervalMs: 200 });
 
 describe('lab cluster with VXLAN (root, two hosts)', { skip }, () => {
   let lab: LabCluster | undefined;

@@ -4,3 +4,4 @@
 export * from './errors.ts';
 export * from './cidr.ts';
 export * from './kernel-names.ts';
+export * from './poll.ts';
